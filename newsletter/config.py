@@ -1,0 +1,327 @@
+"""Load and validate config.toml and subscribers/*.toml into typed objects.
+
+Every mistake becomes one ConfigError line that names the file, the key and the fix, so the
+CLI can print it and exit 2 instead of showing a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .models import Subscriber
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = "config.toml"
+CATEGORY_RE = re.compile(r"^[a-z\-]+(\.[A-Za-z\-]+)?$")
+# arXiv's archives; a category is ARCHIVE or ARCHIVE.SUB (e.g. cs.CV, math.AG, hep-th, stat.ML).
+ARCHIVES = {
+    "astro-ph", "cond-mat", "cs", "econ", "eess", "gr-qc", "hep-ex", "hep-lat", "hep-ph", "hep-th",
+    "math", "math-ph", "nlin", "nucl-ex", "nucl-th", "physics", "q-bio", "q-fin", "quant-ph", "stat",
+}
+
+
+class ConfigError(Exception):
+    """A configuration mistake; str(e) is one line for the user."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Keywords(_Model):
+    primary: list[str] = []
+    secondary: list[str] = []
+    exclude: list[str] = []
+
+
+class Profile(_Model):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    title: str = "Arxiv Papers"
+    categories: list[str] = Field(min_length=1)
+    keywords: Keywords = Keywords()
+    language: Literal["zh", "en"] = "en"
+    top_n: int = Field(default=10, ge=1, le=100)
+
+    @field_validator("categories")
+    @classmethod
+    def _known_categories(cls, v: list[str]) -> list[str]:
+        for c in v:
+            if not CATEGORY_RE.match(c) or c.split(".")[0] not in ARCHIVES:
+                raise ValueError(f"unknown arXiv category {c!r} (use e.g. cs.CV, cs.LG, stat.ML)")
+        return v
+
+
+class ArxivConfig(_Model):
+    base_url: str = "https://export.arxiv.org/api/query"
+    page_size: int = Field(default=2000, ge=1, le=2000)
+    delay_seconds: float = Field(default=3.0, ge=0)
+    num_retries: int = Field(default=4, ge=0, le=10)
+    timeout: float = Field(default=60, gt=0)
+    max_window_days: int = Field(default=7, ge=1, le=30)
+
+
+class LLMConfig(_Model):
+    model: str = ""  # empty: the extractive analyzer, no LLM at all
+    fallback_models: list[str] = []
+    api_base: str = ""
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int = Field(default=8, ge=1, le=256)
+    timeout: float = Field(default=120, gt=0)
+    max_retries: int = Field(default=4, ge=0, le=20)
+    max_cost_usd: float = Field(default=5.0, ge=0)
+    batch_size: int = Field(default=10, ge=1, le=100)
+    min_score: int = Field(default=4, ge=2, le=6)
+    max_input_tokens: int = Field(default=24000, ge=1000)
+    pdf_concurrency: int = Field(default=2, ge=1, le=16)
+
+    def api_key(self) -> str | None:
+        return os.environ.get(self.api_key_env) or None
+
+
+class SMTPConfig(_Model):
+    host: str = ""  # empty: the embedded sink writes .eml files to var/outbox/
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str = ""
+    password_env: str = "NEWSLETTER_SMTP_PASSWORD"
+    from_: str = Field(default="arXiv Daily <newsletter@localhost>", alias="from")
+    reply_to: str = ""
+    ca_file: str = ""  # an extra CA bundle to trust (tests use their own); verification stays on
+    pool_size: int = Field(default=4, ge=1, le=64)
+    rate_per_second: float = Field(default=0, ge=0)  # 0: no limit
+    timeout: float = Field(default=30, gt=0)
+    outbox: str = "var/outbox"
+
+    def password(self) -> str | None:
+        return os.environ.get(self.password_env) or None
+
+
+class StoreConfig(_Model):
+    path: str = "var/newsletter.db"
+
+
+class ScheduleConfig(_Model):
+    # Sunday-Thursday 20:00 US Eastern announcements reach Asia on Monday-Friday mornings.
+    cron: str = "30 9 * * mon-fri"
+    timezone: str = "Asia/Shanghai"
+    misfire_grace_seconds: int = Field(default=6 * 3600, ge=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {v!r} (use an IANA name such as Asia/Shanghai)") from None
+        return v
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, v: str) -> str:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(v)
+        except ValueError as e:
+            raise ValueError(f"bad cron expression {v!r}: {e} (five fields: minute hour day month weekday)") from None
+        return v
+
+
+class WebConfig(_Model):
+    public_url: str = ""
+    host: Literal["127.0.0.1"] = "127.0.0.1"
+    port: int = Field(default=8765, ge=0, le=65535)
+    unsubscribe_secret_env: str = "NEWSLETTER_UNSUBSCRIBE_SECRET"
+
+    @field_validator("public_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if v and not re.match(r"^https?://[^\s/]+", v):
+            raise ValueError(f"public_url {v!r} must start with https:// (or http://)")
+        return v.rstrip("/")
+
+
+class Config(_Model):
+    store: StoreConfig = StoreConfig()
+    arxiv: ArxivConfig = ArxivConfig()
+    llm: LLMConfig = LLMConfig()
+    smtp: SMTPConfig = SMTPConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    web: WebConfig = WebConfig()
+    subscribers_dir: str = "subscribers"
+    profiles: list[Profile] = Field(min_length=1)
+    # where it was read from; relative paths in it are relative to this folder
+    base_dir: Path = Path(".")
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _unique_profiles(self) -> Config:
+        names = [p.name for p in self.profiles]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"profile name {sorted(dup)[0]!r} is used twice; give each [[profiles]] its own name")
+        return self
+
+    def profile(self, name: str) -> Profile:
+        for p in self.profiles:
+            if p.name == name:
+                return p
+        known = ", ".join(p.name for p in self.profiles)
+        raise ConfigError(f"{self.source}: unknown profile {name!r}; known profiles: {known}")
+
+    def resolve(self, path: str) -> Path:
+        p = Path(path)
+        return p if p.is_absolute() else self.base_dir / p
+
+    @property
+    def store_path(self) -> Path:
+        return self.resolve(self.store.path)
+
+    @property
+    def var_dir(self) -> Path:
+        return self.store_path.parent
+
+
+def _loc(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
+    """Turn pydantic's location into the TOML spelling: [smtp].port, [[profiles]] #2 (cv).categories."""
+    parts: list[str] = []
+    i = 0
+    while i < len(loc):
+        item = loc[i]
+        if item == "profiles" and i + 1 < len(loc) and isinstance(loc[i + 1], int):
+            idx = loc[i + 1]
+            name = ""
+            try:
+                name = f" ({data['profiles'][idx]['name']})"
+            except (KeyError, IndexError, TypeError):
+                pass
+            parts.append(f"[[profiles]] #{idx + 1}{name}")
+            i += 2
+            continue
+        parts.append(f"[{item}]" if i == 0 and len(loc) > 1 else str(item))
+        i += 1
+    return ".".join(parts).replace("].", "].", 1)
+
+
+def _one_line(e: ValidationError, source: str, data: dict[str, Any]) -> str:
+    err = e.errors()[0]
+    where = _loc(tuple(err["loc"]), data) or "(top level)"
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key; check its spelling against the shipped config.toml"
+    elif err["type"] == "missing":
+        msg = "required key is missing"
+    more = f" (and {len(e.errors()) - 1} more)" if len(e.errors()) > 1 else ""
+    return f"{source}: {where}: {msg}{more}"
+
+
+def config_path(path: str | Path | None = None) -> Path:
+    return Path(path or os.environ.get("NEWSLETTER_CONFIG") or DEFAULT_CONFIG)
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read and validate; `path` wins over $NEWSLETTER_CONFIG, which wins over ./config.toml."""
+    p = config_path(path)
+    if not p.is_file():
+        raise ConfigError(
+            f"{p}: config file not found; run from the project folder, or pass --config PATH "
+            "or set NEWSLETTER_CONFIG"
+        )
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{p}: not valid TOML ({e}); fix the syntax at that line") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p}: cannot read the file ({e})") from None
+    for forbidden in ("password", "api_key", "secret"):
+        for section in ("smtp", "llm", "web"):
+            if isinstance(data.get(section), dict) and forbidden in data[section]:
+                raise ConfigError(
+                    f"{p}: [{section}].{forbidden}: secrets never go in files; "
+                    f"set it in an environment variable named by [{section}].{forbidden}_env"
+                )
+    try:
+        cfg = Config.model_validate({**data, "base_dir": p.resolve().parent, "source": str(p)})
+    except ValidationError as e:
+        raise ConfigError(_one_line(e, str(p), data)) from None
+    return cfg
+
+
+# -- subscribers -----------------------------------------------------------------------------
+
+
+class _SubscriberIn(_Model):
+    email: str
+    name: str = ""
+    profiles: list[str] = Field(min_length=1)
+    language: Literal["zh", "en"] | None = None
+
+
+def normalize_email(address: str) -> str:
+    """Validate without network (no DNS) and return the normalized form; ValueError says why."""
+    from email_validator import EmailNotValidError, validate_email
+
+    if any(c in address for c in "\r\n"):
+        raise ValueError("an address cannot contain a line break")
+    try:
+        return validate_email(address, check_deliverability=False).normalized
+    except EmailNotValidError as e:
+        raise ValueError(str(e)) from None
+
+
+def load_subscribers(cfg: Config) -> list[Subscriber]:
+    """All subscriber files, validated together: bad or duplicate addresses and unknown profiles fail."""
+    folder = cfg.resolve(cfg.subscribers_dir)
+    if not folder.is_dir():
+        raise ConfigError(f"{folder}: subscribers folder not found; create it or set subscribers_dir in {cfg.source}")
+    profiles = {p.name for p in cfg.profiles}
+    seen: dict[str, str] = {}
+    out: list[Subscriber] = []
+    for f in sorted(folder.glob("*.toml")):
+        try:
+            data = tomllib.loads(f.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{f}: not valid TOML ({e}); fix the syntax at that line") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{f}: cannot read the file ({e})") from None
+        extra = set(data) - {"subscriber"}
+        if extra:
+            raise ConfigError(f"{f}: unknown table {sorted(extra)[0]!r}; a subscriber file holds only [[subscriber]] entries")
+        entries = data.get("subscriber", [])
+        if not isinstance(entries, list):
+            raise ConfigError(f"{f}: 'subscriber' must be an array of tables: write [[subscriber]]")
+        for n, raw in enumerate(entries, start=1):
+            where = f"{f}: [[subscriber]] #{n}"
+            try:
+                s = _SubscriberIn.model_validate(raw)
+            except ValidationError as e:
+                err = e.errors()[0]
+                key = ".".join(str(x) for x in err["loc"]) or "entry"
+                msg = err["msg"]
+                if err["type"] == "missing":
+                    msg = "required key is missing"
+                elif err["type"] == "extra_forbidden":
+                    msg = "unknown key (allowed: email, name, profiles, language)"
+                raise ConfigError(f"{where}: {key}: {msg}") from None
+            try:
+                email = normalize_email(s.email)
+            except ValueError as e:
+                raise ConfigError(f"{where}: email {s.email!r} is not a valid address: {e}") from None
+            unknown = [p for p in s.profiles if p not in profiles]
+            if unknown:
+                raise ConfigError(
+                    f"{where}: profiles: unknown profile {unknown[0]!r}; known: {', '.join(sorted(profiles))}"
+                )
+            key = email.lower()
+            if key in seen:
+                raise ConfigError(f"{where}: email {email} is listed twice (also in {seen[key]}); keep one entry")
+            seen[key] = f"{f.name}"
+            out.append(Subscriber(email=email, name=s.name, profiles=s.profiles, language=s.language, source=str(f)))
+    return out

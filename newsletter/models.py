@@ -1,0 +1,104 @@
+"""Plain data passed between stages; the store turns them into rows and back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+ANALYSIS_KINDS = ("fulltext", "abstract", "extractive")
+DELIVERY_STATES = ("pending", "sending", "sent", "deferred", "failed", "suppressed")
+
+
+@dataclass
+class Paper:
+    id: str  # without version, e.g. "2602.06959": the key everywhere
+    version: int
+    title: str
+    authors: list[str]
+    abstract: str
+    categories: list[str]
+    primary_category: str
+    published: datetime
+    updated: datetime
+    pdf_url: str
+    comment: str = ""
+
+    @property
+    def versioned_id(self) -> str:
+        return f"{self.id}v{self.version}"
+
+    @property
+    def abs_url(self) -> str:
+        return f"https://arxiv.org/abs/{self.versioned_id}"
+
+
+@dataclass
+class Score:
+    paper_id: str
+    profile: str
+    relevance: int
+    significance: int
+    reason: str = ""
+    model: str = "keywords"
+    prompt_hash: str = ""
+
+    @property
+    def total(self) -> int:
+        return self.relevance + self.significance
+
+
+@dataclass
+class Analysis:
+    paper_id: str
+    language: str
+    kind: str  # one of ANALYSIS_KINDS
+    text: str
+    key_findings: list[str] = field(default_factory=list)
+    model: str = ""
+    version: int = 1
+    checks: dict = field(default_factory=dict)
+
+
+@dataclass
+class EditionEntry:
+    """One paper as it appears in an edition: the paper, its rank and its analysis."""
+
+    paper: Paper
+    rank: int
+    analysis: Analysis | None = None
+    score: Score | None = None
+
+
+@dataclass
+class Edition:
+    date: date
+    profile: str
+    language: str
+    title: str
+    summary: str = ""
+    entries: list[EditionEntry] = field(default_factory=list)
+    markdown: str = ""
+    html: str = ""
+    text: str = ""
+    status: str = "selected"  # selected | analyzed | rendered | sent | empty
+    id: int | None = None
+
+
+@dataclass
+class Subscriber:
+    email: str
+    name: str = ""
+    profiles: list[str] = field(default_factory=list)
+    language: str | None = None
+    source: str = ""  # the subscribers/*.toml file it came from
+
+
+@dataclass
+class Delivery:
+    edition_id: int
+    email: str
+    status: str
+    message_id: str
+    attempts: int = 0
+    last_error: str = ""
+    name: str = ""
