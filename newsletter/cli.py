@@ -1,0 +1,209 @@
+"""The `newsletter` command: parses options, calls the library, prints. No logic of its own.
+
+Exit codes: 0 ok, 1 the run failed (network, SMTP, cost ceiling...), 2 bad usage or config.
+Heavy libraries (litellm, pypdf, mjml, premailer) are imported inside the commands that use them.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+import typer
+
+from .config import Config, ConfigError, load_config
+from .store import Store, StoreError
+
+app = typer.Typer(
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    help="arXiv daily newsletter: fetch, select, analyse, render and mail the day's new papers.",
+)
+
+SAMPLE_DAY = date(2026, 2, 9)
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="config file (default: $NEWSLETTER_CONFIG or ./config.toml)")
+]
+DateOpt = Annotated[str | None, typer.Option("--date", "-d", help="issue date YYYY-MM-DD (default: today)")]
+
+
+class UsageError(Exception):
+    """Bad input on the command line: exit 2."""
+
+
+def _err(msg: str) -> None:
+    typer.echo(f"error: {msg}", err=True)
+
+
+def say(msg: str) -> None:
+    typer.echo(msg, err=True)
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("LiteLLM", "litellm", "httpx", "cssutils", "mail.log", "arxiv"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+@app.callback()
+def _main(verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="-v info, -vv debug")] = 0) -> None:
+    _setup_logging(verbose)
+
+
+def parse_day(value: str | None, cfg: Config) -> date:
+    """The issue date: today in the schedule's timezone by default; never in the future."""
+    today = datetime.now(ZoneInfo(cfg.schedule.timezone)).date()
+    if value is None:
+        return today
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"--date {value!r}: not a date; use YYYY-MM-DD, e.g. {today.isoformat()}") from None
+    if day > today:
+        raise UsageError(f"--date {value}: is in the future (today is {today.isoformat()} in {cfg.schedule.timezone})")
+    return day
+
+
+@contextmanager
+def opened(config: Path | None):
+    """Config and store, or a one-line error and exit 2."""
+    cfg = load_config(config)
+    store = Store.open(cfg.store_path)
+    try:
+        yield cfg, store
+    finally:
+        store.close()
+
+
+@app.command()
+def run(
+    config: ConfigOpt = None,
+    date_: DateOpt = None,
+    demo: Annotated[bool, typer.Option("--demo", help="use the bundled sample day (2026-02-09) instead of arXiv")] = False,
+    until: Annotated[
+        str, typer.Option("--until", help="stop after this stage: fetch | select | analyze | render | deliver")
+    ] = "deliver",
+    profile: Annotated[list[str] | None, typer.Option("--profile", "-p", help="only this profile (repeatable)")] = None,
+) -> None:
+    """Make the day's issue: fetch, select, analyse, render and deliver (each step only once)."""
+    from .pipeline import STAGES, run_day
+
+    if until not in STAGES:
+        raise UsageError(f"--until {until!r}: use one of {' | '.join(STAGES)}")
+    with opened(config) as (cfg, store):
+        store.check_writable()
+        if demo:
+            from .sample.server import serve_sample
+
+            day = parse_day(date_, cfg) if date_ else SAMPLE_DAY
+            with serve_sample() as base_url:
+                cfg.arxiv.base_url = base_url
+                cfg.arxiv.delay_seconds = min(cfg.arxiv.delay_seconds, 0.5)
+                report = run_day(store, cfg, day, until=until, profiles=profile, progress=say)
+        else:
+            day = parse_day(date_, cfg)
+            report = run_day(store, cfg, day, until=until, profiles=profile, progress=say)
+        _print_day(cfg, report, until)
+
+
+def _print_day(cfg: Config, report, until: str) -> None:
+    sent_any = False
+    for name, info in report.editions.items():
+        d = info.get("deliveries") or {}
+        if d:
+            sent_any = sent_any or d.get("sent_now", 0) > 0
+            typer.echo(
+                f"{name}: {info['papers']} papers, {info['status']}; deliveries: "
+                + ", ".join(f"{k} {v}" for k, v in sorted(d.items()))
+            )
+        else:
+            typer.echo(f"{name}: {info['papers']} papers, {info['status']}")
+    if report.cost:
+        typer.echo(f"LLM cost this run: ${report.cost:.4f}")
+    if until == "deliver" and report.editions:
+        if not cfg.smtp.host:
+            typer.echo(f"messages: {cfg.resolve(cfg.smtp.outbox)}/ (embedded SMTP sink, .eml files)")
+        typer.echo(f"preview:  newsletter preview --date {report.day.isoformat()}")
+
+
+@app.command()
+def send(config: ConfigOpt = None, date_: DateOpt = None) -> None:
+    """Deliver the day's rendered editions to whoever has not received them yet."""
+    from .pipeline import send_day
+
+    with opened(config) as (cfg, store):
+        store.check_writable()
+        day = parse_day(date_, cfg)
+        out = send_day(store, cfg, day, progress=say)
+        if not out:
+            typer.echo(f"no rendered edition for {day}; run `newsletter run --date {day}` first")
+            raise typer.Exit(1)
+        for name, counts in out.items():
+            typer.echo(f"{name}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+
+
+@app.command()
+def status(config: ConfigOpt = None) -> None:
+    """Recent runs, editions and the delivery ledger."""
+    with opened(config) as (cfg, store):
+        runs = store.recent_runs(10)
+        typer.echo("recent runs:" if runs else "no runs yet")
+        for r in runs:
+            err = f"  error: {r['error']}" if r["error"] else ""
+            typer.echo(
+                f"  #{r['id']} {r['command']} {r['date'] or '-'} started {r['started']} "
+                f"stage {r['stage']} {r['status']} cost ${r['cost'] or 0:.4f}{err}"
+            )
+        eds = store.list_editions(10)
+        if eds:
+            typer.echo("editions:")
+            for e in eds:
+                c = store.delivery_counts(e["id"])
+                typer.echo(
+                    f"  {e['date']} {e['profile']}: {e['papers']} papers, {e['status']}; deliveries "
+                    + (", ".join(f"{k} {v}" for k, v in sorted(c.items())) or "none")
+                )
+
+
+def main() -> None:
+    """Entry point: turns known errors into one line and an exit code, never a traceback."""
+    try:
+        app()  # click itself turns usage errors into a message and exit 2
+    except (ConfigError, StoreError, UsageError) as e:
+        _err(str(e))
+        sys.exit(2)
+    except KeyboardInterrupt:
+        _err("interrupted")
+        sys.exit(130)
+    except Exception as e:
+        from .pipeline import PipelineError
+
+        if isinstance(e, (PipelineError, *_known_run_errors())):
+            _err(str(e))
+            sys.exit(1)
+        raise
+
+
+def _known_run_errors() -> tuple[type[BaseException], ...]:
+    """Run failures defined by stage modules, looked up only when something failed."""
+    out: list[type[BaseException]] = []
+    for mod, name in (
+        ("newsletter.deliver", "DeliveryError"),
+        ("newsletter.llm", "CostCeilingReached"),
+        ("newsletter.sources.arxiv", "ArxivError"),
+    ):
+        m = sys.modules.get(mod)
+        if m is not None and hasattr(m, name):
+            out.append(getattr(m, name))
+    return tuple(out)
+
+
+if __name__ == "__main__":
+    main()
