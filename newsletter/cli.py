@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from .config import Config, ConfigError, load_config
+from .config import Config, ConfigError, load_config, load_subscribers
 from .store import Store, StoreError
 
 app = typer.Typer(
@@ -72,9 +72,11 @@ def parse_day(value: str | None, cfg: Config) -> date:
 
 
 @contextmanager
-def opened(config: Path | None):
-    """Config and store, or a one-line error and exit 2."""
+def opened(config: Path | None, subscribers: bool = False):
+    """Config (and subscriber files) validated, then the store; or a one-line error and exit 2."""
     cfg = load_config(config)
+    if subscribers:
+        load_subscribers(cfg)
     store = Store.open(cfg.store_path)
     try:
         yield cfg, store
@@ -97,18 +99,19 @@ def run(
 
     if until not in STAGES:
         raise UsageError(f"--until {until!r}: use one of {' | '.join(STAGES)}")
-    with opened(config) as (cfg, store):
+    with opened(config, subscribers=True) as (cfg, store):
+        for name in profile or []:
+            cfg.profile(name)
+        day = parse_day(date_, cfg) if (date_ or not demo) else SAMPLE_DAY
         store.check_writable()
         if demo:
             from .sample.server import serve_sample
 
-            day = parse_day(date_, cfg) if date_ else SAMPLE_DAY
             with serve_sample() as base_url:
                 cfg.arxiv.base_url = base_url
                 cfg.arxiv.delay_seconds = min(cfg.arxiv.delay_seconds, 0.5)
                 report = run_day(store, cfg, day, until=until, profiles=profile, progress=say)
         else:
-            day = parse_day(date_, cfg)
             report = run_day(store, cfg, day, until=until, profiles=profile, progress=say)
         _print_day(cfg, report, until)
 
@@ -138,9 +141,9 @@ def send(config: ConfigOpt = None, date_: DateOpt = None) -> None:
     """Deliver the day's rendered editions to whoever has not received them yet."""
     from .pipeline import send_day
 
-    with opened(config) as (cfg, store):
-        store.check_writable()
+    with opened(config, subscribers=True) as (cfg, store):
         day = parse_day(date_, cfg)
+        store.check_writable()
         out = send_day(store, cfg, day, progress=say)
         if not out:
             typer.echo(f"no rendered edition for {day}; run `newsletter run --date {day}` first")

@@ -21,10 +21,33 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = "config.toml"
 CATEGORY_RE = re.compile(r"^[a-z\-]+(\.[A-Za-z\-]+)?$")
 # arXiv's archives; a category is ARCHIVE or ARCHIVE.SUB (e.g. cs.CV, math.AG, hep-th, stat.ML).
-ARCHIVES = {
-    "astro-ph", "cond-mat", "cs", "econ", "eess", "gr-qc", "hep-ex", "hep-lat", "hep-ph", "hep-th",
-    "math", "math-ph", "nlin", "nucl-ex", "nucl-th", "physics", "q-bio", "q-fin", "quant-ph", "stat",
+# Where the subject classes are listed, only those are accepted (a typo would fetch nothing, silently).
+ARCHIVES: dict[str, set[str] | None] = {
+    "cs": set(
+        "AI AR CC CE CG CL CR CV CY DB DC DL DM DS ET FL GL GR GT HC IR IT LG LO MA MM MS NA NE NI OH OS PF PL "
+        "RO SC SD SE SI SY".split()
+    ),
+    "stat": set("AP CO ME ML OT TH".split()),
+    "eess": set("AS IV SP SY".split()),
+    "econ": set("EM GN TH".split()),
+    "math": set(
+        "AC AG AP AT CA CO CT CV DG DS FA GM GN GR GT HO IT KT LO MG MP NA NT OA OC PR QA RA RT SG SP ST".split()
+    ),
+    "q-bio": set("BM CB GN MN NC OT PE QM SC TO".split()),
+    "q-fin": set("CP EC GN MF PM PR RM ST TR".split()),
+    **{a: None for a in ("astro-ph", "cond-mat", "gr-qc", "hep-ex", "hep-lat", "hep-ph", "hep-th", "math-ph",
+                         "nlin", "nucl-ex", "nucl-th", "physics", "quant-ph")},
 }
+
+
+def known_category(c: str) -> bool:
+    if not CATEGORY_RE.match(c):
+        return False
+    archive, _, sub = c.partition(".")
+    if archive not in ARCHIVES:
+        return False
+    subs = ARCHIVES[archive]
+    return subs is None or (sub in subs) or (not sub and archive not in ("cs", "stat", "eess", "econ"))
 
 
 class ConfigError(Exception):
@@ -53,7 +76,7 @@ class Profile(_Model):
     @classmethod
     def _known_categories(cls, v: list[str]) -> list[str]:
         for c in v:
-            if not CATEGORY_RE.match(c) or c.split(".")[0] not in ARCHIVES:
+            if not known_category(c):
                 raise ValueError(f"unknown arXiv category {c!r} (use e.g. cs.CV, cs.LG, stat.ML)")
         return v
 
@@ -293,7 +316,7 @@ def load_subscribers(cfg: Config) -> list[Subscriber]:
             raise ConfigError(f"{f}: cannot read the file ({e})") from None
         extra = set(data) - {"subscriber"}
         if extra:
-            raise ConfigError(f"{f}: unknown table {sorted(extra)[0]!r}; a subscriber file holds only [[subscriber]] entries")
+            raise ConfigError(f"{f}: unknown table {sorted(extra)[0]!r}; only [[subscriber]] entries belong here")
         entries = data.get("subscriber", [])
         if not isinstance(entries, list):
             raise ConfigError(f"{f}: 'subscriber' must be an array of tables: write [[subscriber]]")
