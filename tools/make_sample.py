@@ -36,7 +36,7 @@ def parse_reference(text: str) -> list[Entry]:
     for i, h in enumerate(heads):
         seg = text[h.end(): heads[i + 1].start() if i + 1 < len(heads) else len(text)]
 
-        def field(name: str, seg: str = seg) -> str:
+        def field(name: str, seg: str = seg, h: re.Match = h) -> str:
             m = re.search(rf"^\*\*{name}:\*\*[ \t]*(.*)$", seg, re.M)
             if not m:
                 raise SystemExit(f"{h.group('id')}: no **{name}:** line in the reference")

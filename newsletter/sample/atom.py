@@ -135,7 +135,7 @@ def error_feed(message: str, query: dict[str, str] | None = None) -> bytes:
         "    <author>\n      <name>arXiv api core</name>\n    </author>\n"
         "  </entry>\n"
         "</feed>\n"
-    ).encode("utf-8")
+    ).encode()
 
 
 def read_entries(data: bytes | str | Path) -> list[Entry]:

@@ -181,6 +181,14 @@ class _State:
     root_url: str = ""
 
 
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # a client that gave up (timeout tests) leaves a broken pipe behind: not worth a traceback
+        log.debug("arxiv test server: error serving %s", client_address, exc_info=True)
+
+
 class ArxivServer:
     """The arXiv API and PDF host on 127.0.0.1:<random port>, with injectable faults.
 
@@ -191,15 +199,15 @@ class ArxivServer:
                  rewrite_pdf_links: bool = True):
         self.state = _State(entries=list(entries) if entries is not None else load_entries(),
                             pdf_dir=pdf_dir or SAMPLE_DIR, rewrite_pdf_links=rewrite_pdf_links)
-        self._httpd: ThreadingHTTPServer | None = None
+        self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     # lifecycle
     def start(self) -> ArxivServer:
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self.state))
-        self._httpd.daemon_threads = True
+        self._httpd = _HTTPServer(("127.0.0.1", 0), _handler(self.state))
         self.state.root_url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="arxiv-server", daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="arxiv-server", daemon=True)
         self._thread.start()
         return self
 

@@ -1,0 +1,16 @@
+"""The local arXiv API / PDF server for tests (it lives in the package so `--demo` uses it too).
+
+    with ArxivServer() as srv:            # the bundled sample day of 2026-02-09
+        srv.fail(429, retry_after=1)      # or srv.inject("error_feed" | "malformed" | "empty_page"
+        cfg = ArxivConfig(base_url=srv.base_url, delay_seconds=0.05)   # | "stale" | "slow", times=N)
+        ...
+        srv.gaps()                        # seconds between API requests, as the server saw them
+"""
+
+from newsletter.sample.atom import Entry, error_feed, feed_xml, read_entries
+from newsletter.sample.server import ArxivServer, Fault, RecordedRequest, compile_query, serve_sample
+
+__all__ = [
+    "ArxivServer", "Entry", "Fault", "RecordedRequest", "compile_query", "error_feed", "feed_xml",
+    "read_entries", "serve_sample",
+]
