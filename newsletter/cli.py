@@ -42,14 +42,15 @@ def _err(msg: str) -> None:
 
 
 def say(msg: str) -> None:
-    typer.echo(msg, err=True)
+    from .logs import say as _say_line
+
+    _say_line(msg)
 
 
 def _setup_logging(verbose: int) -> None:
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    for noisy in ("LiteLLM", "litellm", "httpx", "cssutils", "mail.log", "arxiv"):
-        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    from .logs import setup_logging
+
+    setup_logging(verbose)
 
 
 @app.callback()
@@ -72,16 +73,38 @@ def parse_day(value: str | None, cfg: Config) -> date:
 
 
 @contextmanager
-def opened(config: Path | None, subscribers: bool = False):
-    """Config (and subscriber files) validated, then the store; or a one-line error and exit 2."""
+def opened(config: Path | None, subscribers: bool = False, lock: str | None = None):
+    """Config (and subscriber files) validated, then the store; or a one-line error and exit 2.
+    With `lock`, the run lock is held (or LockHeld: exit 1) and SIGTERM/SIGINT stop gracefully."""
+    from .logs import attach_file
+
     cfg = load_config(config)
+    attach_file(cfg)
     if subscribers:
         load_subscribers(cfg)
-    store = Store.open(cfg.store_path)
-    try:
-        yield cfg, store
-    finally:
-        store.close()
+    with _exclusive(cfg, lock):
+        store = Store.open(cfg.store_path)
+        try:
+            yield cfg, store
+        finally:
+            store.close()
+
+
+@contextmanager
+def _exclusive(cfg: Config, command: str | None):
+    """One run at a time (`run`, `send`, scheduled jobs); a signal finishes the message in flight."""
+    if command is None:
+        yield
+        return
+    from . import shutdown
+    from .lock import hold, run_lock_path
+
+    shutdown.reset()
+    with shutdown.graceful(), hold(run_lock_path(cfg.var_dir), f"newsletter {command}"):
+        yield
+    if shutdown.stop_requested():
+        say(f"stopped on request ({shutdown.stop_reason()}); the ledger is consistent and what is still "
+            "pending goes out on the next run")
 
 
 @app.command()
@@ -99,7 +122,7 @@ def run(
 
     if until not in STAGES:
         raise UsageError(f"--until {until!r}: use one of {' | '.join(STAGES)}")
-    with opened(config, subscribers=True) as (cfg, store):
+    with opened(config, subscribers=True, lock="run") as (cfg, store):
         for name in profile or []:
             cfg.profile(name)
         day = parse_day(date_, cfg) if (date_ or not demo) else SAMPLE_DAY
@@ -141,7 +164,7 @@ def send(config: ConfigOpt = None, date_: DateOpt = None) -> None:
     """Deliver the day's rendered editions to whoever has not received them yet."""
     from .pipeline import send_day
 
-    with opened(config, subscribers=True) as (cfg, store):
+    with opened(config, subscribers=True, lock="send") as (cfg, store):
         day = parse_day(date_, cfg)
         store.check_writable()
         out = send_day(store, cfg, day, progress=say)
@@ -154,25 +177,59 @@ def send(config: ConfigOpt = None, date_: DateOpt = None) -> None:
 
 @app.command()
 def status(config: ConfigOpt = None) -> None:
-    """Recent runs, editions and the delivery ledger."""
+    """What happened and what is next: scheduler, last runs (stage, counts, cost, errors), editions,
+    deliveries pending/deferred/failed, and the next scheduled run."""
+    from .ops import status_lines
+
     with opened(config) as (cfg, store):
-        runs = store.recent_runs(10)
-        typer.echo("recent runs:" if runs else "no runs yet")
-        for r in runs:
-            err = f"  error: {r['error']}" if r["error"] else ""
-            typer.echo(
-                f"  #{r['id']} {r['command']} {r['date'] or '-'} started {r['started']} "
-                f"stage {r['stage']} {r['status']} cost ${r['cost'] or 0:.4f}{err}"
-            )
-        eds = store.list_editions(10)
-        if eds:
-            typer.echo("editions:")
-            for e in eds:
-                c = store.delivery_counts(e["id"])
-                typer.echo(
-                    f"  {e['date']} {e['profile']}: {e['papers']} papers, {e['status']}; deliveries "
-                    + (", ".join(f"{k} {v}" for k, v in sorted(c.items())) or "none")
-                )
+        for line in status_lines(cfg, store):
+            typer.echo(line)
+
+
+@app.command()
+def schedule(
+    config: ConfigOpt = None,
+    catch_up: Annotated[bool, typer.Option("--catch-up/--no-catch-up", help="run at once if today's run was missed")] = True,
+) -> None:
+    """Run in the foreground, making each issue on the configured cron; SIGTERM/SIGINT stop cleanly (exit 0)."""
+    from .logs import attach_file, set_stderr_level
+    from .schedule import serve
+
+    cfg = load_config(config)
+    load_subscribers(cfg)
+    attach_file(cfg)
+    set_stderr_level(logging.INFO)
+    raise typer.Exit(serve(cfg, catch_up=catch_up))
+
+
+@app.command()
+def history(
+    query: Annotated[str, typer.Argument(help="an arXiv id (2602.06959) or words from a title or abstract")] = "",
+    config: ConfigOpt = None,
+    profile: Annotated[str | None, typer.Option("--profile", "-p", help="only this profile")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="at most this many editions")] = 20,
+) -> None:
+    """Past editions and the papers they featured, newest first; search by paper id or words."""
+    from .ops import history_lines
+
+    with opened(config) as (cfg, store):
+        if profile:
+            cfg.profile(profile)
+        for line in history_lines(store, query, profile, limit):
+            typer.echo(line)
+
+
+@app.command()
+def doctor(config: ConfigOpt = None) -> None:
+    """Check config, store, SMTP (and AUTH), the LLM and arXiv: one line each with the fix; exit 1 if any fail."""
+    from .ops import doctor as run_checks
+
+    checks = run_checks(config, emit=typer.echo)
+    failed = [c.name for c in checks if c.state == "fail"]
+    if failed:
+        typer.echo(f"{len(failed)} check(s) failed: {', '.join(failed)}")
+        raise typer.Exit(1)
+    typer.echo("all checks passed" + (" (some skipped)" if any(c.state == "skip" for c in checks) else ""))
 
 
 def main() -> None:
@@ -201,6 +258,7 @@ def _known_run_errors() -> tuple[type[BaseException], ...]:
         ("newsletter.deliver", "DeliveryError"),
         ("newsletter.llm", "CostCeilingReached"),
         ("newsletter.sources.arxiv", "ArxivError"),
+        ("newsletter.lock", "LockHeld"),
     ):
         m = sys.modules.get(mod)
         if m is not None and hasattr(m, name):

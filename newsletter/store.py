@@ -527,3 +527,87 @@ class Store:
 
     def table_counts(self) -> dict[str, int]:
         return {t: self.db[t].count for t in self.db.table_names() if not t.startswith("_")}
+
+    # -- operations: schedule, status, history (issue 7) ------------------------------------------
+
+    def day_run_ok(self, day: date) -> bool:
+        """A run for this issue date went through every stage up to delivery without failing."""
+        return self.db.execute(
+            "select count(*) from runs where date = ? and status = 'ok' and stage = 'deliver'", [day.isoformat()]
+        ).fetchone()[0] > 0
+
+    def day_unsent(self, day: date) -> int:
+        """Deliveries of this date's editions still waiting to go out (pending or half-sent)."""
+        return self.db.execute(
+            "select count(*) from deliveries d join editions e on e.id = d.edition_id "
+            "where e.date = ? and d.status in ('pending', 'sending')", [day.isoformat()]
+        ).fetchone()[0]
+
+    def delivery_issues(self, statuses: Iterable[str] = ("deferred", "failed"), limit: int = 20) -> list[dict[str, Any]]:
+        """Deliveries that need attention, newest first, with their edition's date and profile."""
+        st = list(statuses)
+        return [
+            dict(r)
+            for r in self.db.query(
+                "select e.date, e.profile, d.email, d.status, d.attempts, d.last_error, d.updated "
+                "from deliveries d join editions e on e.id = d.edition_id "
+                f"where d.status in ({','.join('?' * len(st))}) order by d.updated desc, d.email limit ?",
+                [*st, limit],
+            )
+        ]
+
+    def edition_paper_list(self, edition_id: int) -> list[dict[str, Any]]:
+        """(rank, id, version, title) of an edition's papers, in rank order."""
+        return [
+            dict(r)
+            for r in self.db.query(
+                "select ep.rank, p.id, p.version, p.title from edition_papers ep join papers p on p.id = ep.paper_id "
+                "where ep.edition_id = ? order by ep.rank",
+                [edition_id],
+            )
+        ]
+
+    def search_editions(self, query: str = "", profile: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+        """Editions (newest first) featuring a paper whose id, title or abstract matches `query`
+        (an id, with or without version, or words that must all appear); all editions without one.
+        Each row carries `papers` (its featured papers) and `matches` (ids that matched)."""
+        q = query.strip()
+        where, args = [], []
+        if profile:
+            where.append("e.profile = ?")
+            args.append(profile)
+        match_sql, match_args = "", []
+        if q:
+            import re
+
+            m = re.fullmatch(r"(?:arxiv:)?(\d{4}\.\d{4,5}|[a-z\-]+(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?", q, re.I)
+            if m:
+                match_sql, match_args = "p.id = ?", [m.group(1)]
+            else:
+                words = q.split()
+                match_sql = " and ".join("(p.title like ? or p.abstract like ? or p.id like ?)" for _ in words)
+                for w in words:
+                    match_args += [f"%{w}%"] * 3
+            where.append(
+                "e.id in (select ep.edition_id from edition_papers ep join papers p on p.id = ep.paper_id "
+                f"where {match_sql})"
+            )
+            args += match_args
+        sql = (
+            "select e.id, e.date, e.profile, e.title, e.status, "
+            "(select count(*) from deliveries d where d.edition_id = e.id and d.status = 'sent') as sent "
+            "from editions e" + (" where " + " and ".join(where) if where else "") +
+            " order by e.date desc, e.profile limit ?"
+        )
+        out = [dict(r) for r in self.db.query(sql, [*args, limit])]
+        for row in out:
+            row["papers"] = self.edition_paper_list(row["id"])
+            row["matches"] = []
+            if q:
+                row["matches"] = [
+                    r[0] for r in self.db.execute(
+                        "select p.id from edition_papers ep join papers p on p.id = ep.paper_id "
+                        f"where ep.edition_id = ? and ({match_sql})", [row["id"], *match_args]
+                    ).fetchall()
+                ]
+        return out

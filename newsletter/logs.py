@@ -1,0 +1,185 @@
+"""Logging: levels, stderr, a rotating file under var/logs/, and secrets masked in every record.
+
+The mask reads the values of the secret environment variables (LLM key, SMTP password,
+unsubscribe secret, and any registered later) at the moment a record is written, and replaces
+them with '***' in the message, its arguments and any traceback, for every handler we install.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .config import Config
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+NOISY = ("LiteLLM", "litellm", "httpx", "httpcore", "cssutils", "mail.log", "arxiv", "urllib3", "apscheduler")
+DEFAULT_SECRET_ENVS = ("OPENAI_API_KEY", "NEWSLETTER_SMTP_PASSWORD", "NEWSLETTER_UNSUBSCRIBE_SECRET")
+MIN_SECRET_LEN = 4  # shorter values would mask ordinary words
+
+_secret_envs: set[str] = set(DEFAULT_SECRET_ENVS)
+_state: dict[str, Any] = {"stderr": None, "file": None}
+
+
+def register_secret_envs(names: Iterable[str]) -> None:
+    """Also mask the values of these environment variables."""
+    _secret_envs.update(n for n in names if n)
+
+
+def secret_values() -> list[str]:
+    vals = {os.environ.get(n, "") for n in _secret_envs}
+    return sorted((v for v in vals if len(v) >= MIN_SECRET_LEN), key=len, reverse=True)
+
+
+def mask(text: str, secrets: list[str] | None = None) -> str:
+    for s in secret_values() if secrets is None else secrets:
+        text = text.replace(s, "***")
+    return text
+
+
+class SecretFilter(logging.Filter):
+    """Rewrites a record so no secret value survives in the message or the traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        secrets = secret_values()
+        if not secrets:
+            return True
+        try:
+            msg = record.getMessage()
+        except Exception:  # a bad format string: keep what we have
+            msg = str(record.msg)
+        masked = mask(msg, secrets)
+        if masked != msg:
+            record.msg, record.args = masked, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask(record.exc_text, secrets)
+        if record.stack_info:
+            record.stack_info = mask(record.stack_info, secrets)
+        return True
+
+
+def level_for(verbose: int) -> int:
+    return logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
+
+
+def setup_logging(verbose: int = 0, stream=None) -> None:
+    """Root logger: stderr at the chosen level (-v info, -vv debug); idempotent."""
+    root = logging.getLogger()
+    level = level_for(verbose)
+    old = _state["stderr"]
+    if old is not None:
+        root.removeHandler(old)
+    h = logging.StreamHandler(stream or sys.stderr)
+    h.setLevel(level)
+    h.setFormatter(logging.Formatter(FORMAT))
+    h.addFilter(SecretFilter())
+    root.addHandler(h)
+    _state["stderr"] = h
+    _relevel()
+    for name in NOISY:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
+
+
+def _relevel() -> None:
+    """The root logger passes what the most talkative of our handlers wants."""
+    levels = [h.level for h in (_state["stderr"], _state["file"]) if h is not None]
+    if levels:
+        logging.getLogger().setLevel(min(levels))
+
+
+def set_stderr_level(level: int) -> None:
+    """Lower (never raise) the stderr level: the scheduler logs INFO to the journal."""
+    h = _state["stderr"]
+    if h is not None:
+        h.setLevel(min(h.level, level))
+        _relevel()
+
+
+def attach_file(
+    cfg: Config, max_bytes: int = 5_000_000, backups: int = 5, level: int = logging.INFO
+) -> Path | None:
+    """Also log to var/logs/newsletter.log (rotating) and mask this config's secret env vars.
+
+    Returns the file, or None when var/ is not writable (logging to stderr still works).
+    """
+    register_secret_envs([cfg.llm.api_key_env, cfg.smtp.password_env, cfg.web.unsubscribe_secret_env])
+    path = cfg.var_dir / "logs" / "newsletter.log"
+    root = logging.getLogger()
+    old = _state["file"]
+    if old is not None:
+        if Path(old.baseFilename) == path.resolve():
+            return path
+        root.removeHandler(old)
+        old.close()
+        _state["file"] = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        h = logging.handlers.RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
+    except OSError:
+        return None
+    h.setLevel(level)
+    h.setFormatter(logging.Formatter(FORMAT))
+    h.addFilter(SecretFilter())
+    root.addHandler(h)
+    _state["file"] = h
+    _relevel()
+    return path
+
+
+def detach_file() -> None:
+    h = _state["file"]
+    if h is not None:
+        logging.getLogger().removeHandler(h)
+        h.close()
+        _state["file"] = None
+        _relevel()
+
+
+def say(msg: str) -> None:
+    """A progress line for the person at the terminal (stderr), secrets masked."""
+    print(mask(msg), file=sys.stderr, flush=True)
+
+
+def is_terminal(stream=None) -> bool:
+    s = stream or sys.stderr
+    return bool(getattr(s, "isatty", lambda: False)())
+
+
+class _NoBar:
+    def advance(self, n: int = 1) -> None:
+        pass
+
+
+@contextmanager
+def bar(total: int, label: str, stream=None) -> Iterator[Any]:
+    """A rich progress bar on a terminal; elsewhere (cron, systemd, tests) nothing but a log line.
+
+    Use: `with bar(len(papers), "analyze") as b: ... b.advance()`.
+    """
+    log = logging.getLogger("newsletter.progress")
+    if not is_terminal(stream) or total <= 1:
+        log.info("%s: %d items", label, total)
+        yield _NoBar()
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(file=stream or sys.stderr)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as p:
+        task = p.add_task(label, total=total)
+
+        class _Bar:
+            def advance(self, n: int = 1) -> None:
+                p.advance(task, n)
+
+        yield _Bar()
