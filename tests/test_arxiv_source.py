@@ -232,6 +232,19 @@ def test_503_exhausted_raises_with_backoff(server):
     assert gaps[0] >= DELAY and gaps[1] >= 2 * DELAY  # exponential backoff
 
 
+def test_soft_rate_limit_body_is_retried(server):
+    # arXiv throttles with HTTP 200 and a plain "Rate exceeded." body: never read that as "no papers"
+    server.inject("rate_text", times=2)
+    r = fetch_day(cfg_for(server), CV, SAMPLE_DAY, None)
+    assert len(r.papers) == 10 and len(server.query_requests()) == 3
+
+
+def test_soft_rate_limit_exhausted_raises(server):
+    server.inject("rate_text", times=10)
+    with pytest.raises(ArxivError, match="rate limited"):
+        fetch_day(cfg_for(server), CV, SAMPLE_DAY, None)
+
+
 def test_connection_refused_raises(server):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

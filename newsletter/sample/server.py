@@ -30,7 +30,10 @@ from .atom import Entry, error_feed, feed_xml
 log = logging.getLogger(__name__)
 
 MAX_PAGE = 2000  # arXiv returns at most this many results per request
-FAULT_KINDS = ("status", "error_feed", "malformed", "empty_page", "stale", "slow")
+# status: HTTP `status` (+ Retry-After); rate_text: HTTP 200 "Rate exceeded." (arXiv's soft throttle);
+# error_feed: arXiv's Error entry; malformed: a truncated feed; empty_page: no entries but the true
+# totalResults; stale: an older window's papers; slow: answer after `seconds`
+FAULT_KINDS = ("status", "rate_text", "error_feed", "malformed", "empty_page", "stale", "slow")
 
 
 class QueryError(ValueError):
@@ -333,6 +336,9 @@ def _handler(state: _State) -> type[BaseHTTPRequestHandler]:
                 rec.status = fault.status
                 headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
                 return self._send(fault.status, f"HTTP {fault.status}\n".encode(), "text/plain", headers)
+            if fault and fault.kind == "rate_text":
+                rec.status = 200
+                return self._send(200, b"Rate exceeded.", "text/plain")
             if parts.path == "/api/query":
                 rec.status, body = self._query(params, fault)
                 return self._send(rec.status, body)

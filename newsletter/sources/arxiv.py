@@ -196,8 +196,12 @@ class _Client(arxiv.Client):
             raise _Retryable(f"connection failed ({type(e).__name__})") from None
         finally:
             self._last_request = time.monotonic()
+        retry_after = _retry_after(resp.headers.get("Retry-After"))
+        if resp.content[:64].lstrip().lower().startswith(b"rate exceeded"):
+            # arXiv's soft throttle: a plain-text "Rate exceeded." body, sometimes with HTTP 200
+            raise _Retryable(f"rate limited (HTTP {resp.status_code} 'Rate exceeded.')", retry_after)
         if resp.status_code == 429 or resp.status_code >= 500:
-            raise _Retryable(f"HTTP {resp.status_code}", _retry_after(resp.headers.get("Retry-After")))
+            raise _Retryable(f"HTTP {resp.status_code}", retry_after)
         if resp.status_code != 200:
             detail = _error_message(resp.content) or resp.reason or ""
             raise ArxivError(f"arXiv API refused the query: HTTP {resp.status_code} {detail}".strip())
@@ -316,7 +320,10 @@ def fetch_day(
         sort_by=arxiv.SortCriterion.SubmittedDate,
         sort_order=arxiv.SortOrder.Descending,
     )
-    results = list(client.results(search))
+    try:
+        results = list(client.results(search))
+    finally:
+        client._session.close()
     total = client.first_header.total_results if client.first_header else 0
     papers = dedupe([to_paper(r) for r in results])
     inside = [p for p in papers if since <= p.published < until]
