@@ -1,0 +1,255 @@
+"""Checks on every LLM answer before it can ship: pure functions, no I/O.
+
+The reference issue shipped an "analysis" that asked for the PDF and answers opening with
+"好的，这是…". Here an answer is cleaned (preambles and sign-offs stripped, headings normalised)
+and then checked: not cut off, not a refusal, required headings present, long enough, in the
+right language. `check_answer` returns the cleaned text and a dict of what passed and failed,
+which is stored with the analysis (Analysis.checks).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+FULLTEXT_SECTIONS = {
+    "zh": ["摘要翻译", "方法动机分析", "方法设计详解", "方法对比分析", "实验分析", "实用指南", "总结"],
+    "en": [
+        "Abstract Summary", "Motivation", "Method Design", "Comparison with Prior Work",
+        "Experimental Analysis", "Practical Guide", "Conclusion",
+    ],
+}
+ABSTRACT_POINTS = {
+    "zh": [
+        "论文的主要贡献", "关键创新点或方法论", "对该领域的潜在影响", "可能受益的相关领域或应用",
+        "从摘要中可以推断出的局限性",
+    ],
+    "en": [
+        "Main contribution", "Key innovation or methodology", "Potential impact on the field",
+        "Related areas or applications that could benefit", "Limitations inferable from the abstract",
+    ],
+}
+SUMMARY_SECTIONS = {
+    "zh": ["主要趋势与主题", "亮点与创新", "新兴研究方向与技术", "建议阅读论文"],
+    "en": ["Main Trends and Themes", "Highlights and Innovations", "Emerging Directions", "Recommended Reading"],
+}
+# Minimum length in characters after cleaning (CJK text is about 2.5× denser than English).
+MIN_CHARS = {
+    ("fulltext", "zh"): 600, ("fulltext", "en"): 1200,
+    ("abstract", "zh"): 250, ("abstract", "en"): 500,
+    ("summary", "zh"): 150, ("summary", "en"): 300,
+}
+
+CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+LATIN_RE = re.compile(r"[A-Za-z]")
+
+# Answers that ask for the input or refuse instead of doing the work.
+REFUSAL_PATTERNS = [
+    r"请(您)?(提供|上传|发送|分享|给出|粘贴)[^。\n]{0,20}(论文|PDF|pdf|全文|文本|内容|文件|原文)",
+    r"(无法|不能|没有办法)(直接)?(访问|打开|查看|阅读|下载|获取)[^。\n]{0,15}(论文|PDF|pdf|文件|链接|全文|原文)",
+    r"(您|你)(还)?(没有|未)(提供|上传)",
+    r"\bplease (provide|share|upload|send|paste|attach)\b[^.\n]{0,40}\b(paper|pdf|text|article|document|content)",
+    r"\b(could|can|would) you (please )?(provide|share|upload|send|paste)\b",
+    r"\bI (can(no|')t|am unable to|am not able to|don't have (the ability|access)|do not have (the ability|access))"
+    r"[^.\n]{0,30}\b(access|open|view|read|browse|download)\b",
+    r"\byou (haven't|have not|didn't|did not) (provided|provide|shared|share|uploaded|upload|attached|attach)\b",
+    r"\bI'?m sorry,? but I (can(no|')t|am unable)",
+    r"\bas an AI( language model)?,? I (can(no|')t|am unable|don't)",
+]
+REFUSAL_RE = re.compile("|".join(f"(?:{p})" for p in REFUSAL_PATTERNS), re.IGNORECASE)
+
+# Chat preambles: the first lines of an answer that talk to the user instead of being content.
+PREAMBLE_RE = re.compile(
+    r"^\s*(?:[*_#>\s]*)(?:"
+    r"好的|当然|没问题|以下是|下面是|这是|这里是|作为一名|作为一位|作为您|我将|我会|我已|根据您|感谢|非常乐意"
+    r"|(?:sure|certainly|of course|okay|ok|absolutely|great|here is|here's|here are|below is|as an?|"
+    r"i will|i'll|i have|i've|let me|happy to|glad to|thanks|thank you)\b"
+    r")",
+    re.IGNORECASE,
+)
+# Sign-offs: closing lines offering more help.
+SIGNOFF_RE = re.compile(
+    r"^\s*(?:希望(这|以上|本)|如果您?(还)?有(任何|其他)|如需|若有|有任何问题|"
+    r"i hope this|hope this helps|let me know|if you (have|need|would like)|feel free to)",
+    re.IGNORECASE,
+)
+RULE_RE = re.compile(r"^\s*(?:-{3,}|\*{3,}|_{3,})\s*$")
+
+
+@dataclass
+class CheckResult:
+    text: str
+    checks: dict[str, object] = field(default_factory=dict)
+    failed: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def cjk_share(text: str) -> float:
+    """Share of CJK characters among CJK + Latin letters (0 for text without letters)."""
+    cjk = len(CJK_RE.findall(text))
+    latin = len(LATIN_RE.findall(text))
+    return cjk / (cjk + latin) if cjk + latin else 0.0
+
+
+def language_ok(text: str, language: str) -> bool:
+    """zh: Chinese prose with English terms (share ≥ 0.3); en: almost no CJK (share ≤ 0.05)."""
+    share = cjk_share(text)
+    return share >= 0.3 if language == "zh" else share <= 0.05
+
+
+def is_refusal(text: str) -> bool:
+    """The answer refuses or asks for the paper instead of analysing it."""
+    return bool(REFUSAL_RE.search(text))
+
+
+def _is_preamble_line(line: str) -> bool:
+    s = line.strip()
+    if not s or len(s) > 240:
+        return False
+    if re.match(r"^\s*#{1,6}\s*\d+\.", s) or re.match(r"^\s*\**\s*\d+\.", s):
+        return False  # a numbered section heading is content
+    return bool(PREAMBLE_RE.match(s))
+
+
+def strip_preamble(text: str) -> tuple[str, list[str]]:
+    """Drop chat preambles at the start and sign-offs at the end; returns (text, removed lines)."""
+    lines = text.strip().splitlines()
+    removed: list[str] = []
+    # leading: preamble lines, blank lines and horizontal rules right after them
+    while lines:
+        first = lines[0]
+        if not first.strip() or RULE_RE.match(first):
+            lines.pop(0)
+            continue
+        if _is_preamble_line(first):
+            removed.append(lines.pop(0).strip())
+            continue
+        break
+    while lines:
+        last = lines[-1]
+        if not last.strip() or RULE_RE.match(last):
+            lines.pop()
+            continue
+        if SIGNOFF_RE.match(last.strip()) and len(last.strip()) < 240:
+            removed.append(lines.pop().strip())
+            continue
+        break
+    return "\n".join(lines).strip(), removed
+
+
+def strip_code_fence(text: str) -> str:
+    m = re.match(r"^\s*```[a-zA-Z]*\s*\n(.*)\n\s*```\s*$", text, re.DOTALL)
+    return m.group(1) if m else text
+
+
+def _heading_line(title: str, tail: int | None = 40) -> re.Pattern[str]:
+    # "### 1. 摘要翻译", "**1. 摘要翻译**", "1. **Motivation**", "## 2) Motivation:" ...
+    # tail=None: the heading may be followed by text on the same line ("**亮点：** 本期…")
+    return re.compile(
+        r"^[ \t]*(?:#{1,6}[ \t]*)?(?:\*\*|__)?[ \t]*(?:\d+[.)、．][ \t]*)?(?:\*\*|__)?[ \t]*"
+        + re.escape(title)
+        + (r"[^\n]{0,%d}$".replace("%d", str(tail)) if tail is not None else ""),
+        re.IGNORECASE | re.MULTILINE,
+    )
+
+
+def missing_headings(text: str, headings: list[str], loose: bool = False) -> list[str]:
+    return [h for h in headings if not _heading_line(h, None if loose else 40).search(text)]
+
+
+def normalize_sections(text: str, headings: list[str], style: str = "###") -> str:
+    """Rewrite the required headings to one form ("### N. Title" or "**N. Title**") and demote
+    stray H1/H2 lines, which would otherwise break the issue's own heading structure."""
+    out = text
+    for n, h in enumerate(headings, start=1):
+        new = f"### {n}. {h}" if style == "###" else f"**{n}. {h}**"
+        out = _heading_line(h).sub(new, out, count=1)
+    # the model often repeats the paper's title as "## Title" before section 1: drop it
+    first = re.search(r"^(### 1\.|\*\*1\.)", out, re.MULTILINE)
+    if first:
+        head = out[: first.start()]
+        head = "\n".join(line for line in head.splitlines() if not re.match(r"^\s*#{1,2}\s", line))
+        out = (head.strip() + "\n\n" if head.strip() else "") + out[first.start():]
+    out = re.sub(r"^(#{1,2})\s+", "#### ", out, flags=re.MULTILINE)
+    return out.strip()
+
+
+def check_answer(
+    content: str, finish_reason: str | None, language: str, kind: str, headings: list[str] | None = None,
+) -> CheckResult:
+    """Clean an answer and check it. kind: fulltext | abstract | summary (selects minimum length)."""
+    checks: dict[str, object] = {}
+    failed: list[str] = []
+    text, removed = strip_preamble(strip_code_fence(content or ""))
+    checks["preamble_stripped"] = len(removed)
+    checks["finish_reason"] = finish_reason or ""
+    if finish_reason == "length":
+        failed.append("truncated")
+    if is_refusal(text) or (removed and not text):
+        failed.append("refusal")
+    if headings:
+        missing = missing_headings(text, headings, loose=kind == "summary")
+        checks["missing_headings"] = missing
+        if missing:
+            failed.append("headings")
+        elif kind in ("fulltext", "abstract"):
+            text = normalize_sections(text, headings, "###" if kind == "fulltext" else "**")
+    min_chars = MIN_CHARS.get((kind, language), 0)
+    checks["chars"] = len(text)
+    if len(text) < min_chars:
+        failed.append("too_short")
+    share = cjk_share(text)
+    checks["cjk_share"] = round(share, 3)
+    if not language_ok(text, language):
+        failed.append("language")
+    checks["failed"] = failed
+    return CheckResult(text=text, checks=checks, failed=failed)
+
+
+# -- JSON scores -------------------------------------------------------------------------------
+
+
+class ScoreFormatError(ValueError):
+    """A scoring answer that is not the JSON we asked for."""
+
+
+def parse_scores(content: str, ids: list[str]) -> dict[str, tuple[int, int, str]]:
+    """{"scores": [{"id", "relevance" 1-3, "significance" 1-3, "reason"}]} covering exactly `ids`."""
+    import json
+
+    text = strip_code_fence((content or "").strip())
+    try:
+        data = json.loads(text)
+    except ValueError:
+        # tolerate prose around one JSON value, never a partial one
+        m = re.search(r"(\{.*\}|\[.*\])", text, re.DOTALL)
+        if not m:
+            raise ScoreFormatError("no JSON in the answer") from None
+        try:
+            data = json.loads(m.group(1))
+        except ValueError as e:
+            raise ScoreFormatError(f"malformed JSON: {e}") from None
+    if isinstance(data, dict):
+        data = data.get("scores")
+    if not isinstance(data, list):
+        raise ScoreFormatError("expected a list of scores")
+    out: dict[str, tuple[int, int, str]] = {}
+    for item in data:
+        if not isinstance(item, dict):
+            raise ScoreFormatError("a score is not an object")
+        pid = str(item.get("id", "")).strip()
+        pid = re.sub(r"v\d+$", "", pid.removeprefix("arXiv:").removeprefix("arxiv:"))
+        try:
+            rel, sig = int(item.get("relevance")), int(item.get("significance"))
+        except (TypeError, ValueError):
+            raise ScoreFormatError(f"scores of {pid!r} are not integers") from None
+        if not (1 <= rel <= 3 and 1 <= sig <= 3):
+            raise ScoreFormatError(f"scores of {pid!r} out of range 1-3")
+        out[pid] = (rel, sig, str(item.get("reason", ""))[:300])
+    missing = [i for i in ids if i not in out]
+    if missing:
+        raise ScoreFormatError(f"no score for {', '.join(missing[:3])}")
+    return {i: out[i] for i in ids}
