@@ -165,6 +165,7 @@ def run_day(
                 continue
             stage = "analyze"
             ed = stage_analyze(store, cfg, ed, llm=llm, progress=progress)
+            info["status"] = ed.status
             if until == "analyze":
                 continue
             stage = "render"
