@@ -148,10 +148,10 @@ class ScheduleConfig(_Model):
     @field_validator("cron")
     @classmethod
     def _cron(cls, v: str) -> str:
-        from apscheduler.triggers.cron import CronTrigger
+        from .cron import crontab_trigger  # crontab weekday numbers (0 = Sunday), unlike APScheduler 3
 
         try:
-            CronTrigger.from_crontab(v)
+            crontab_trigger(v)
         except ValueError as e:
             raise ValueError(f"bad cron expression {v!r}: {e} (five fields: minute hour day month weekday)") from None
         return v

@@ -22,6 +22,7 @@ from apscheduler.triggers.date import DateTrigger
 
 from . import shutdown
 from .config import Config
+from .cron import crontab_trigger
 from .lock import LockHeld, hold, run_lock_path, scheduler_lock_path
 from .store import Store
 
@@ -33,8 +34,8 @@ LOCK_RETRY_SECONDS = 30.0
 
 
 def make_trigger(cfg: Config) -> CronTrigger:
-    """The cron expression of [schedule], read in its timezone (DST-aware)."""
-    return CronTrigger.from_crontab(cfg.schedule.cron, timezone=cfg.schedule.timezone)
+    """The cron expression of [schedule] (weekdays as crontab means them), in its timezone (DST-aware)."""
+    return crontab_trigger(cfg.schedule.cron, timezone=cfg.schedule.timezone)
 
 
 def tz(cfg: Config) -> ZoneInfo:
