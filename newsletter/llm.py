@@ -194,7 +194,7 @@ class LLM:
 
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.cfg.max_retries + 1),
-            wait=wait_exponential_jitter(initial=self.backoff, max=self.max_backoff, jitter=self.backoff),
+            wait=wait_exponential_jitter(multiplier=self.backoff, max=self.max_backoff, jitter=self.backoff),
             retry=retry_if_exception(lambda e: is_retryable(e) and not isinstance(e, CostCeilingReached)),
             reraise=True,
         )

@@ -74,6 +74,7 @@ class Recorded:
     body: dict
     at: float
     status: int = 0
+    headers: dict[str, str] | None = None
 
     @property
     def prompt(self) -> str:
@@ -175,6 +176,8 @@ class LLMStub:
         self._thread: threading.Thread | None = None
         self.in_flight = 0
         self.max_in_flight = 0
+        self.hanging = 0  # requests being held unanswered right now
+        self._hang_gen = 0
 
     # -- scripting -------------------------------------------------------------------------
 
@@ -187,6 +190,23 @@ class LLMStub:
         """Requests whose JSON body matches get `reply` (`times` times, or always)."""
         with self._lock:
             self.rules.append(Rule(match, reply, times))
+
+    def release_hangs(self) -> None:
+        """Let every hung request end (without an answer)."""
+        with self._lock:
+            self._hang_gen += 1
+
+    def _hang(self) -> None:
+        with self._lock:
+            gen = self._hang_gen
+            self.hanging += 1
+        end = time.monotonic() + self.max_hang
+        try:
+            while time.monotonic() < end and not self._stop.is_set() and self._hang_gen == gen:
+                time.sleep(0.02)
+        finally:
+            with self._lock:
+                self.hanging -= 1
 
     def reset(self) -> None:
         with self._lock:
@@ -270,7 +290,8 @@ class LLMStub:
                 except ValueError:
                     self._send(400, b'{"error": {"message": "bad json"}}')
                     return
-                rec = Recorded(path=self.path, body=body, at=time.monotonic())
+                rec = Recorded(path=self.path, body=body, at=time.monotonic(),
+                               headers={k.lower(): v for k, v in self.headers.items()})
                 with stub._lock:
                     stub.requests.append(rec)
                     stub.in_flight += 1
@@ -279,7 +300,8 @@ class LLMStub:
                     reply = stub._pick(body)
                     rec.status = reply.status
                     if reply.hang:
-                        stub._stop.wait(stub.max_hang)
+                        stub._hang()
+                        self.close_connection = True
                         return
                     wait = reply.delay + stub.latency
                     if wait:
