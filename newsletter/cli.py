@@ -232,6 +232,37 @@ def doctor(config: ConfigOpt = None) -> None:
     typer.echo("all checks passed" + (" (some skipped)" if any(c.state == "skip" for c in checks) else ""))
 
 
+@app.command()
+def preview(
+    config: ConfigOpt = None,
+    date_: DateOpt = None,
+    profile: Annotated[str | None, typer.Option("--profile", "-p", help="open this profile's edition")] = None,
+    no_open: Annotated[bool, typer.Option("--no-open", help="do not open a browser")] = False,
+    as_email: Annotated[
+        str | None, typer.Option("--as", help="show this subscriber's exact message (name, unsubscribe link)")
+    ] = None,
+    port: Annotated[int | None, typer.Option("--port", help="port on 127.0.0.1 (default: [web] port; 0 = any)")] = None,
+) -> None:
+    """Serve the archive on 127.0.0.1: every edition as subscribers see it, with text part and Markdown."""
+    from .preview import PreviewError
+    from .preview import serve as serve_preview
+
+    with opened(config) as (cfg, store):
+        day = parse_day(date_, cfg) if date_ else None
+        if profile is not None:
+            cfg.profile(profile)
+        try:
+            serve_preview(
+                store, cfg, port=cfg.web.port if port is None else port, open_browser=not no_open,
+                as_email=as_email, day=day, profile=profile,
+                ready=lambda url: typer.echo(f"preview: {url}  (Ctrl-C to stop)"),
+            )
+        except PreviewError as e:
+            raise UsageError(str(e)) from None
+        except OSError as e:
+            raise UsageError(f"--port: cannot listen on 127.0.0.1 ({e.strerror}); pick another with --port") from None
+
+
 def main() -> None:
     """Entry point: turns known errors into one line and an exit code, never a traceback."""
     try:

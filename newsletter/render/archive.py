@@ -1,0 +1,76 @@
+"""Archive pages for the browser: the index of editions and one edition's complete report.
+
+The report page is also the HTML attachment of a shortened email and the target of its
+"read the full analysis" links, so it carries every analysis in full. Pages are plain HTML
+with one <style> block: no scripts, no external fonts, CSS or images.
+"""
+
+from __future__ import annotations
+
+from markupsafe import Markup
+
+from ..models import Edition
+from . import ui
+from .email import _card, _trusted, env
+from .sanitize import md_to_html, one_line
+
+
+def _page_ctx(lang: str) -> dict:
+    return {
+        "lang": lang,
+        "fonts": Markup(ui.FONT_STACK),
+        "mono": Markup(ui.MONO_STACK),
+        "ui": {k: _trusted(v) for k, v in ui.strings(lang).items()},
+    }
+
+
+def report_page(ed: Edition, cfg=None, back: str = "") -> str:
+    """The complete edition (abstracts, key findings, full analyses) as one HTML page."""
+    s = ui.strings(ed.language)
+    cards = []
+    for e in ed.entries:
+        c = _card(e, ed.language, None, "")
+        c["all_authors"] = ", ".join(one_line(a) for a in e.paper.authors)
+        c["abstract_html"] = Markup(md_to_html(one_line(e.paper.abstract))) if e.paper.abstract.strip() else ""
+        cards.append(c)
+    return env().get_template("archive_edition.html.j2").render(
+        **_page_ctx(ed.language),
+        page_title=one_line(ed.title),
+        title=one_line(ed.title),
+        subline=f"{ed.date.isoformat()} · {ed.profile} · {len(ed.entries)} {s['papers']}",
+        summary_html=Markup(md_to_html(ed.summary.strip())) if ed.summary.strip() else "",
+        cards=cards,
+        back=back,
+        wide=False,
+    )
+
+
+def index_page(editions: list[dict], heading: str = "arXiv daily: archive", preview: bool = False,
+               href=None) -> str:
+    """The list of editions (rows of `Store.list_editions()`), newest first.
+
+    `href(row) -> str` gives each row's link; by default the public archive path.
+    """
+    from datetime import date
+
+    rows = []
+    for r in editions:
+        link = href(r) if href else ui.archive_path(date.fromisoformat(r["date"]), r["profile"])
+        rows.append({**r, "href": link, "title": one_line(r.get("title") or "")})
+    return env().get_template("archive_index.html.j2").render(
+        **_page_ctx("en"), page_title=heading, heading=heading, editions=rows, preview=preview, wide=False,
+    )
+
+
+def archive_page(store, cfg, day, profile: str, back: str = "/") -> str | None:
+    """The public archive page of (day, profile) from the store, or None when there is none."""
+    ed = store.get_edition(day, profile)
+    if ed is None or ed.status not in ("rendered", "sent"):
+        return None
+    return report_page(ed, cfg, back=back)
+
+
+def archive_index(store, cfg, heading: str = "arXiv daily: archive") -> str:
+    """The public index: only editions that were rendered (or sent)."""
+    rows = [r for r in store.list_editions() if r["status"] in ("rendered", "sent")]
+    return index_page(rows, heading=heading)

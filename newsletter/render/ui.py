@@ -1,0 +1,89 @@
+"""Words around the content, in the edition's language (zh or en), and the shared helpers."""
+
+from __future__ import annotations
+
+FONT_STACK = (
+    '-apple-system, BlinkMacSystemFont, "Segoe UI", "Helvetica Neue", Arial, '
+    '"PingFang SC", "Hiragino Sans GB", "Microsoft YaHei", "Noto Sans CJK SC", '
+    '"Source Han Sans SC", "WenQuanYi Micro Hei", sans-serif'
+)
+MONO_STACK = 'SFMono-Regular, Menlo, Consolas, "Liberation Mono", "Noto Sans Mono CJK SC", monospace'
+
+STRINGS: dict[str, dict[str, str]] = {
+    "en": {
+        "hello": "Hello %%NL_NAME%%,",
+        "intro": "{n} new papers selected for you today.",
+        "summary": "Executive summary",
+        "toc": "In this issue",
+        "key_findings": "Key findings",
+        "analysis": "Analysis",
+        "abstract": "Abstract",
+        "kind_fulltext": "Full-text analysis · written by an LLM",
+        "kind_abstract": "Abstract-only analysis · written by an LLM (full text unavailable)",
+        "kind_extractive": "Extractive summary · sentences picked from the paper, not written by an LLM",
+        "kind_none": "No analysis",
+        "et_al": "et al.",
+        "pdf": "PDF",
+        "arxiv": "arXiv",
+        "shortened": "Shortened to fit your inbox.",
+        "read_full": "Read the full analysis",
+        "attached": "The complete report is attached (HTML and Markdown).",
+        "why": "You receive this email because you subscribed to the “{profile}” edition of this arXiv digest.",
+        "unsubscribe": "Unsubscribe",
+        "archive": "View in the browser",
+        "nothing": "No papers today.",
+        "archive_title": "Archive",
+        "papers": "papers",
+        "cards_dropped": "{n} more papers are in the attached report:",
+    },
+    "zh": {
+        "hello": "%%NL_NAME%%，您好：",
+        "intro": "今天为您精选了 {n} 篇新论文。",
+        "summary": "执行摘要",
+        "toc": "本期目录",
+        "key_findings": "主要发现",
+        "analysis": "分析",
+        "abstract": "摘要",
+        "kind_fulltext": "全文分析 · 由 LLM 撰写",
+        "kind_abstract": "仅基于摘要的分析 · 由 LLM 撰写（未取得全文）",
+        "kind_extractive": "抽取式摘要 · 摘自论文原句，非 LLM 撰写",
+        "kind_none": "暂无分析",
+        "et_al": "等",
+        "pdf": "PDF",
+        "arxiv": "arXiv",
+        "shortened": "为适应邮箱大小已节选。",
+        "read_full": "阅读完整分析",
+        "attached": "完整报告见附件（HTML 与 Markdown）。",
+        "why": "您收到这封邮件，是因为您订阅了本 arXiv 速递的「{profile}」栏目。",
+        "unsubscribe": "退订",
+        "archive": "在浏览器中查看",
+        "nothing": "今天没有论文。",
+        "archive_title": "往期",
+        "papers": "篇论文",
+        "cards_dropped": "另有 {n} 篇论文见附件中的完整报告：",
+    },
+}
+
+DEFAULT_NAME = {"en": "reader", "zh": "读者"}
+
+
+def strings(language: str) -> dict[str, str]:
+    return STRINGS.get(language, STRINGS["en"])
+
+
+def short_authors(authors: list[str], language: str, keep: int = 3) -> str:
+    """"A, B, C et al." — a card shows who, not the whole consortium."""
+    if len(authors) <= keep + 1:
+        return ", ".join(authors)
+    return ", ".join(authors[:keep]) + " " + strings(language)["et_al"]
+
+
+def archive_path(day, profile: str) -> str:
+    """Where an edition's full report lives in the archive (preview and public site alike)."""
+    return f"/archive/{day.isoformat()}/{profile}.html"
+
+
+def archive_url(cfg, day, profile: str) -> str:
+    """The absolute archive URL when `[web] public_url` is set, else ""."""
+    base = getattr(getattr(cfg, "web", None), "public_url", "") if cfg is not None else ""
+    return f"{base.rstrip('/')}{archive_path(day, profile)}" if base else ""
