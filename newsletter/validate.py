@@ -69,7 +69,7 @@ PREAMBLE_RE = re.compile(
 )
 # Sign-offs: closing lines offering more help.
 SIGNOFF_RE = re.compile(
-    r"^\s*(?:希望(这|以上|本)|如果您?(还)?有(任何|其他)|如需|若有|有任何问题|"
+    r"^\s*(?:希望.{0,30}(帮助|有用|参考|启发)|如果您?(还)?有(任何|其他)|如需|若有|有任何问题|"
     r"i hope this|hope this helps|let me know|if you (have|need|would like)|feel free to)",
     re.IGNORECASE,
 )
