@@ -123,3 +123,8 @@ def personalize(html_or_text: str, *, name: str, unsubscribe_url: str, email: st
         out.append(values[n])
         out.append(t)
     return "".join(out)
+
+
+def attachments(edition: Edition, cfg=None) -> list[tuple[str, bytes, str]]:
+    """`attachments_for` in the (filename, content, mimetype) order that newsletter.message reads."""
+    return [(name, data, mime) for name, mime, data in attachments_for(edition, cfg)]

@@ -138,7 +138,8 @@ def clean_html(fragment: str) -> str:
 
 def md_to_html(text: str) -> str:
     """Untrusted Markdown to a safe HTML fragment (tables wrapped so they scroll, not the page)."""
-    out = clean_html(_md().render(neutralize(text or "")))
+    # neutralize before (backslash escapes) and after (entities such as &#37; decoded by the parser)
+    out = neutralize(clean_html(_md().render(neutralize(text or ""))))
     if "<table" in out:
         out = out.replace("<table>", '<div class="tw"><table>').replace("</table>", "</table></div>")
     return out
@@ -146,8 +147,7 @@ def md_to_html(text: str) -> str:
 
 def md_inline(text: str) -> str:
     """One line of untrusted Markdown (a key finding) without the paragraph around it."""
-    out = clean_html(_md().renderInline(neutralize(text or "")))
-    return out
+    return neutralize(clean_html(_md().renderInline(neutralize(text or ""))))
 
 
 def esc(text: str) -> str:
@@ -161,15 +161,16 @@ def md_to_text(text: str) -> str:
     return "".join(ch for ch in text if ch in "\n\t" or ch >= " " and ch != "\x7f")
 
 
-_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
+# what CommonMark would read as raw HTML or an autolink: <tag ...>, </tag>, <!--, <?, <scheme:...>
+_TAG_START = re.compile(r"<(?=[A-Za-z][A-Za-z0-9-]*(?:[\s/>]|$)|[A-Za-z][A-Za-z0-9+.-]{1,31}:|[/!?])")
 _BAD_DEST = re.compile(r"\]\(\s*<?\s*(javascript|vbscript|data|file):", re.IGNORECASE)
 
 
 def md_source(text: str) -> str:
     """Untrusted Markdown as it goes into our .md file: no raw HTML tags, no script links.
 
-    `<` that would open a tag becomes `&lt;` (shown as `<` by every renderer); math such as
-    `$P(f) < 1$` is untouched because a space follows. Link targets with javascript:/data:
+    `<` that would open a tag or an autolink becomes `&lt;` (shown as `<` by every renderer);
+    math such as `$P(f) < 1$` or `$x<y$` is untouched because no tag can start there. Link targets with javascript:/data:
     schemes are defused. The reference file has neither, so its round trip is exact.
     """
     text = neutralize(text or "")

@@ -52,6 +52,14 @@ def wrap(line: str, width: int = WIDTH, indent: str = "", first: str | None = No
         if token.isspace():
             token = " "
         tw = sum(_width(c) for c in token)
+        if tw > width - len(indent) and "://" not in token:  # a very long word: cut it, URLs stay whole
+            for ch in token:
+                if cur_w + _width(ch) > width and cur.strip():
+                    out.append(cur.rstrip())
+                    cur, cur_w = indent, len(indent)
+                cur += ch
+                cur_w += _width(ch)
+            continue
         if cur_w + tw > width and cur.strip():
             out.append(cur.rstrip())
             cur, cur_w = indent, len(indent)
