@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from .config import Config
 from .message import MessageError, MessageFactory, new_message_id
 from .models import Edition, Subscriber
+from .shutdown import stop_requested
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -368,6 +369,9 @@ class _Sender:
             for t in threads:
                 while t.is_alive():
                     t.join(0.25)
+                    if stop_requested() and not self.stop_event.is_set():  # wake paced/backing-off workers
+                        self.stop_event.set()
+                        self.queue.stop()
                     if tick:
                         tick()
         except BaseException:
@@ -410,6 +414,9 @@ class _Sender:
         q = self.queue
         assert q is not None
         self.pace.wait(self.stop_event)
+        if stop_requested():  # SIGTERM/SIGINT: no new message; the ones in flight finish
+            self.stop_event.set()
+            q.stop()
         if self.stop_event.is_set():
             q.done(job, front=True)
             return
