@@ -142,7 +142,8 @@ class WebServer:
         self.httpd: WSGIServer = make_server(HOST, port, make_app(store, cfg), handler_class=_Handler)
         self.port = self.httpd.server_address[1]
         self.url = f"http://{HOST}:{self.port}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, name="serve", daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="serve",
+                                       daemon=True)
 
     def start(self) -> WebServer:
         self.thread.start()

@@ -1,0 +1,122 @@
+"""Crash safety: `newsletter send` is SIGKILLed at random moments (≥ 20 times) and restarted.
+
+Every subscriber must get the edition, every copy must carry the recipient's Message-ID from
+the ledger, and a Message-ID may arrive twice only if its row was `sending` (in flight) when
+one of the kills happened.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from newsletter.store import Store
+from tests.servers.smtp import FaultSMTPServer
+from tests.test_deliver import make_edition
+
+ROOT = Path(__file__).resolve().parent.parent
+N = 200
+KILLS = 24
+
+
+def _project(tmp: Path, port: int) -> Path:
+    (tmp / "subscribers").mkdir()
+    entries = "\n".join(
+        f'[[subscriber]]\nemail = "reader{i:03d}@example.org"\nname = "Reader {i}"\nprofiles = ["cv"]\n'
+        for i in range(N)
+    )
+    (tmp / "subscribers" / "all.toml").write_text(entries, encoding="utf-8")
+    cfg = tmp / "config.toml"
+    cfg.write_text(
+        f"""
+[store]
+path = "var/newsletter.db"
+[smtp]
+host = "127.0.0.1"
+port = {port}
+security = "none"
+pool_size = 2
+timeout = 10
+[[profiles]]
+name = "cv"
+title = "Arxiv Computer Vision Papers"
+categories = ["cs.CV"]
+language = "en"
+""",
+        encoding="utf-8",
+    )
+    return cfg
+
+
+def _in_flight(db: Path, edition_id: int) -> set[str]:
+    store = Store.open(db)
+    try:
+        return {d.message_id for d in store.deliveries(edition_id, ["sending"])}
+    finally:
+        store.close()
+
+
+def test_killed_sends_deliver_everyone_and_duplicate_only_in_flight_messages(tmp_path):
+    rng = random.Random(20260209)
+    with FaultSMTPServer(delay=0.01) as srv:
+        cfg_path = _project(tmp_path, srv.port)
+        db = tmp_path / "var" / "newsletter.db"
+        store = Store.open(db)
+        ed = make_edition(store, day=date(2026, 2, 9))
+        store.close()
+        cmd = [sys.executable, "-m", "newsletter.cli", "send", "--config", str(cfg_path), "--date", "2026-02-09"]
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        in_flight: set[str] = set()
+        kills = 0
+        finished_early = 0
+        for _ in range(KILLS * 3):  # bounded: enough runs to land KILLS kills while mail is still going
+            if kills >= KILLS:
+                break
+            before = len(srv.handler.received)
+            proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            if rng.random() < 0.2:
+                time.sleep(rng.uniform(0.0, 0.6))  # sometimes during start-up or ledger creation
+            else:
+                deadline = time.monotonic() + 20
+                while len(srv.handler.received) == before and proc.poll() is None and time.monotonic() < deadline:
+                    time.sleep(0.002)
+                time.sleep(rng.uniform(0.0, 0.08))
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                kills += 1
+            else:
+                finished_early += 1
+            proc.wait(timeout=30)
+            proc.stderr.close()
+            in_flight |= _in_flight(db, ed.id)
+        assert kills >= 20, f"only {kills} kills landed"
+        final = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        assert final.returncode == 0, final.stderr
+        received = list(srv.handler.received)
+
+    store = Store.open(db)
+    try:
+        ledger = {d.email: d for d in store.deliveries(ed.id)}
+        assert {d.status for d in ledger.values()} == {"sent"}
+        assert len(ledger) == N
+    finally:
+        store.close()
+    got: dict[str, list[str]] = {}
+    for r in received:
+        got.setdefault(r.rcpt, []).append(r.message_id)
+    assert set(got) == set(ledger), "someone did not receive the edition"
+    for rcpt, ids in got.items():
+        assert set(ids) == {ledger[rcpt].message_id}, f"{rcpt} got a copy with another Message-ID"
+        if len(ids) > 1:
+            assert ledger[rcpt].message_id in in_flight, f"{rcpt} got a duplicate that was not in flight"
+    duplicates = sum(len(ids) - 1 for ids in got.values())
+    assert duplicates <= len(in_flight)
+    assert in_flight, "no kill landed while a message was in flight: the test exercised nothing"
+    print(f"kills {kills}, runs that finished first {finished_early}, in flight at a kill {len(in_flight)}, "
+          f"duplicates {duplicates}")
