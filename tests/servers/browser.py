@@ -13,6 +13,7 @@ import base64
 import json
 import os
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -35,7 +36,8 @@ def chromium_path() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if not path:
         raise RuntimeError("chromium is not installed: `make chromium` (or apt-get install -y chromium)")
-    return path
+    real = Path("/usr/lib/chromium/chromium")  # Debian's /usr/bin/chromium is a shell wrapper that forks
+    return str(real) if real.exists() else path
 
 
 class WebSocket:
@@ -129,24 +131,33 @@ class Browser:
     def __init__(self, tmpdir: Path, timeout: float = 60):
         self.tmpdir = Path(tmpdir)
         self.timeout = timeout
+        self.ws: WebSocket | None = None
         profile = self.tmpdir / "chromium-profile"
         profile.mkdir(parents=True, exist_ok=True)
+        port_file = profile / "DevToolsActivePort"
+        port_file.unlink(missing_ok=True)  # a previous run's port must not be read
         self.log = open(self.tmpdir / "chromium.log", "wb")  # noqa: SIM115 - closed in close()
         self.proc = subprocess.Popen(
             [chromium_path(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
-            stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL,
+            stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL, start_new_session=True,
         )
+        try:
+            self._connect(profile)
+        except BaseException:
+            self.close()
+            raise
+
+    def _connect(self, profile: Path) -> None:
         port_file = profile / "DevToolsActivePort"
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + self.timeout
         while not port_file.exists() or not port_file.read_text().strip():
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.close()
                 raise RuntimeError(f"chromium did not start; see {self.tmpdir / 'chromium.log'}")
             time.sleep(0.05)
         self.port = int(port_file.read_text().split()[0])
         targets = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{self.port}/json/list", timeout=10).read())
         page = next(t for t in targets if t["type"] == "page")
-        self.ws = WebSocket(page["webSocketDebuggerUrl"], timeout=timeout)
+        self.ws = WebSocket(page["webSocketDebuggerUrl"], timeout=self.timeout)
         self.next_id = 0
         self.events: list[dict] = []
         for domain in ("Page", "Network", "Runtime", "Log"):
@@ -219,16 +230,21 @@ class Browser:
         return v
 
     def close(self) -> None:
-        if getattr(self, "ws", None):
+        if getattr(self, "ws", None) is not None:
             self.ws.close()
-        if self.proc.poll() is None:
-            self.proc.terminate()
+        # chromium's helpers live in the process group we started (start_new_session): end it by its id
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                break
             try:
                 self.proc.wait(timeout=10)
+                break
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self.log.close()
+                continue
+        if not self.log.closed:
+            self.log.close()
 
     def __enter__(self) -> Browser:
         return self
