@@ -208,19 +208,29 @@ def doctor(config: str | Path | None = None, emit: Callable[[str], None] | None 
 # -- status ------------------------------------------------------------------------------------
 
 
+def _deliveries(d: dict[str, Any]) -> str:
+    """'sent 2 (2 now), deferred 1': the non-zero counts of a delivery report."""
+    now = d.get("sent_now")
+    parts = [f"{k} {v}" + (f" ({now} now)" if k == "sent" and now is not None else "")
+             for k, v in sorted(d.items()) if k != "sent_now" and isinstance(v, int) and v]
+    return ", ".join(parts) or "nothing to send"
+
+
 def _counts(c: dict[str, Any]) -> str:
+    """A run's counts in one line: fetched N; profile: P papers, status; deliveries."""
     parts = []
     if "fetched" in c:
         parts.append(f"fetched {c['fetched']}")
     for k, v in c.items():
         if k == "fetched":
             continue
-        if isinstance(v, dict):
-            d = v.get("deliveries") or (v if all(isinstance(x, int) for x in v.values()) else {})
-            bits = [f"{v['papers']} papers" if "papers" in v else "", v.get("status", "")]
-            if d:
-                bits.append(", ".join(f"{s} {n}" for s, n in sorted(d.items())))
-            parts.append(f"{k}: " + " ".join(b for b in bits if b))
+        if isinstance(v, dict) and "papers" in v:
+            bit = f"{k}: {v['papers']} papers, {v.get('status', '')}"
+            if v.get("deliveries"):
+                bit += f"; {_deliveries(v['deliveries'])}"
+            parts.append(bit)
+        elif isinstance(v, dict):  # `send`: profile -> delivery counts
+            parts.append(f"{k}: {_deliveries(v)}")
         else:
             parts.append(f"{k} {v}")
     return "; ".join(parts)
