@@ -167,7 +167,13 @@ def send(config: ConfigOpt = None, date_: DateOpt = None) -> None:
     with opened(config, subscribers=True, lock="send") as (cfg, store):
         day = parse_day(date_, cfg)
         store.check_writable()
-        out = send_day(store, cfg, day, progress=say)
+        from .deliver import TerminalProgress
+
+        progress = TerminalProgress(say)
+        try:
+            out = send_day(store, cfg, day, progress=progress)
+        finally:
+            progress.close()
         if not out:
             typer.echo(f"no rendered edition for {day}; run `newsletter run --date {day}` first")
             raise typer.Exit(1)
@@ -259,6 +265,122 @@ def preview(
             )
         except PreviewError as e:
             raise UsageError(str(e)) from None
+        except OSError as e:
+            raise UsageError(f"--port: cannot listen on 127.0.0.1 ({e.strerror}); pick another with --port") from None
+
+
+# -- subscribers and the public web server (newsletter/subscribers.py, newsletter/serve.py) ------------
+
+subscribers_app = typer.Typer(no_args_is_help=True, help="Edit subscribers/*.toml (comments kept) and suppressions.")
+app.add_typer(subscribers_app, name="subscribers")
+ProfilesOpt = Annotated[list[str] | None, typer.Option("--profile", "-p", help="profile to receive (repeatable)")]
+FileOpt = Annotated[str | None, typer.Option("--file", "-f", help="file in subscribers/ for new entries")]
+
+
+@contextmanager
+def _subscriber_errors():
+    from .subscribers import SubscriberError
+
+    try:
+        yield
+    except SubscriberError as e:
+        raise UsageError(str(e)) from None
+
+
+@subscribers_app.command("add")
+def subscribers_add(
+    email: str, name: Annotated[str, typer.Option("--name", "-n", help="shown in the greeting")] = "",
+    profile: ProfilesOpt = None, file: FileOpt = None, config: ConfigOpt = None,
+) -> None:
+    """Add an address (or merge profiles/name into its existing entry)."""
+    from .subscribers import add_subscriber
+
+    cfg = load_config(config)
+    with _subscriber_errors():
+        r = add_subscriber(cfg, email, name, profile, file)
+    verb = "added" if r.added else "updated" if r.merged else "already subscribed:"
+    typer.echo(f"{verb} {(r.added or r.merged or r.unchanged)[0]}")
+
+
+@subscribers_app.command("remove")
+def subscribers_remove(email: str, config: ConfigOpt = None) -> None:
+    """Delete an address from the subscriber files (use `unsubscribe` to keep it suppressed)."""
+    from .subscribers import remove_subscriber
+
+    cfg = load_config(config)
+    with _subscriber_errors():
+        files = remove_subscriber(cfg, email)
+    typer.echo(f"removed {email} from {', '.join(f.name for f in files)}")
+
+
+@subscribers_app.command("list")
+def subscribers_list(config: ConfigOpt = None) -> None:
+    """Every subscriber, their profiles, and whether mail to them is suppressed."""
+    from .subscribers import list_subscribers
+
+    with opened(config) as (cfg, store):
+        rows = list_subscribers(cfg, store)
+        for s, why in rows:
+            flag = f"  [suppressed: {why}]" if why else ""
+            typer.echo(f"{s.email}\t{s.name}\t{','.join(s.profiles)}\t{Path(s.source).name}{flag}")
+        typer.echo(f"{len(rows)} subscribers, {sum(1 for _, w in rows if w)} suppressed", err=True)
+
+
+@subscribers_app.command("import")
+def subscribers_import(
+    csv_file: Annotated[Path, typer.Argument(help="CSV: email[,name[,profiles]]; a header row is recognised")],
+    profile: ProfilesOpt = None, file: FileOpt = None, config: ConfigOpt = None,
+) -> None:
+    """Add many addresses from a CSV file; every refused row is explained on its own line."""
+    from .subscribers import import_csv
+
+    cfg = load_config(config)
+    with _subscriber_errors():
+        r = import_csv(cfg, csv_file, profile, file)
+    for line in r.refused:
+        _err(line)
+    typer.echo(f"{len(r.added)} added, {len(r.merged)} merged, {len(r.unchanged)} unchanged, "
+               f"{len(r.refused)} refused")
+    if r.refused and not (r.added or r.merged or r.unchanged):
+        raise typer.Exit(2)
+
+
+@subscribers_app.command("unsubscribe")
+def subscribers_unsubscribe(
+    email: str, remove: Annotated[bool, typer.Option("--remove", help="also delete it from the files")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Suppress an address: no send mails it again, whatever the files say."""
+    from .subscribers import unsubscribe
+
+    with opened(config) as (cfg, store), _subscriber_errors():
+        address = unsubscribe(store, cfg, email, remove=remove)
+    typer.echo(f"unsubscribed {address}")
+
+
+@subscribers_app.command("resubscribe")
+def subscribers_resubscribe(email: str, config: ConfigOpt = None) -> None:
+    """Lift a suppression (only when the reader asks for it)."""
+    from .subscribers import resubscribe
+
+    with opened(config) as (cfg, store):
+        lifted = resubscribe(store, email)
+    typer.echo(f"resubscribed {email}" if lifted else f"{email} was not suppressed")
+
+
+@app.command("serve")
+def serve_cmd(
+    config: ConfigOpt = None,
+    port: Annotated[int | None, typer.Option("--port", help="port on 127.0.0.1 (default: [web] port)")] = None,
+) -> None:
+    """The site behind [web] public_url: archive pages and one-click unsubscribe (127.0.0.1 only)."""
+    from .serve import serve
+
+    with opened(config) as (cfg, store):
+        if not cfg.web.public_url:
+            say("note: [web] public_url is empty, so sent mail carries no https unsubscribe link")
+        try:
+            serve(store, cfg, port, ready=lambda url: typer.echo(f"serving {url}  (Ctrl-C to stop)"))
         except OSError as e:
             raise UsageError(f"--port: cannot listen on 127.0.0.1 ({e.strerror}); pick another with --port") from None
 

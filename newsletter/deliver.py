@@ -630,3 +630,38 @@ def send_edition(
         raise DeliveryError(f"sending stopped: {sender.fatal}; {c['pending']} messages kept pending, "
                             "run `newsletter send` again once fixed", report)
     return report
+
+
+class TerminalProgress:
+    """A progress callable for the CLI: lines go to `say`; on a terminal `advance` draws a bar."""
+
+    def __init__(self, say: Callable[[str], None], stream=None):
+        import sys
+
+        self.say = say
+        self.stream = stream or sys.stderr
+        self.bar = None
+        self.task = None
+        if not self.stream.isatty():
+            self.advance = None  # type: ignore[assignment]  # plain lines every few seconds instead
+
+    def __call__(self, msg: str) -> None:
+        if self.bar is not None and "sent " in msg:
+            self.close()
+        self.say(msg)
+
+    def advance(self, done: int, total: int) -> None:
+        if self.bar is None:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+            self.bar = Progress("sending", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                                console=Console(file=self.stream), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("send", total=total)
+        self.bar.update(self.task, completed=done, total=total)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
