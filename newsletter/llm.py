@@ -95,6 +95,16 @@ def is_retryable(e: BaseException) -> bool:
     return s is not None and (s == 429 or s == 408 or s >= 500)
 
 
+def _retry_after(e: BaseException | None) -> float:
+    """Seconds from a Retry-After header (seconds form) on the provider's response, else 0."""
+    headers = getattr(getattr(e, "response", None), "headers", None)
+    try:
+        value = headers.get("retry-after") if headers is not None else None
+        return max(0.0, float(value)) if value else 0.0
+    except (TypeError, ValueError, AttributeError):
+        return 0.0
+
+
 def _short(e: BaseException) -> str:
     """An error for logs: type, status and the first line, never a key (litellm does not echo it)."""
     msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
@@ -192,9 +202,16 @@ class LLM:
     async def _with_retries(self, model: str, messages: Messages, params: dict[str, Any]) -> Answer:
         from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+        backoff = wait_exponential_jitter(multiplier=self.backoff, max=self.max_backoff, jitter=self.backoff)
+
+        def wait(state: Any) -> float:
+            """Exponential backoff with jitter, or the server's Retry-After when it asks for longer."""
+            exc = state.outcome.exception() if state.outcome else None
+            return max(backoff(state), min(_retry_after(exc), self.max_backoff))
+
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.cfg.max_retries + 1),
-            wait=wait_exponential_jitter(multiplier=self.backoff, max=self.max_backoff, jitter=self.backoff),
+            wait=wait,
             retry=retry_if_exception(lambda e: is_retryable(e) and not isinstance(e, CostCeilingReached)),
             reraise=True,
         )

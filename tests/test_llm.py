@@ -158,3 +158,14 @@ def test_importing_the_stage_modules_does_not_import_litellm():
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_retry_after_header_is_read():
+    from types import SimpleNamespace
+
+    from newsletter.llm import _retry_after
+
+    err = SimpleNamespace(response=SimpleNamespace(headers={"retry-after": "7"}))
+    assert _retry_after(err) == 7.0  # type: ignore[arg-type]
+    assert _retry_after(SimpleNamespace(response=SimpleNamespace(headers={"retry-after": "Wed, 21 Oct"}))) == 0.0
+    assert _retry_after(ValueError("x")) == 0.0 and _retry_after(None) == 0.0
