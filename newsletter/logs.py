@@ -183,3 +183,4 @@ def bar(total: int, label: str, stream=None) -> Iterator[Any]:
                 p.advance(task, n)
 
         yield _Bar()
+
