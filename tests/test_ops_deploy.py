@@ -1,0 +1,29 @@
+"""The deployment files say what the README says: the unit and the image run `newsletter schedule`
+and stop it with SIGTERM (which finishes the message in flight). No docker engine here: static checks."""
+
+from __future__ import annotations
+
+import configparser
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_systemd_unit_runs_the_scheduler_and_stops_it_gracefully():
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str
+    unit.read(ROOT / "deploy" / "newsletter.service")
+    svc = unit["Service"]
+    assert svc["ExecStart"].endswith("/bin/newsletter schedule")
+    assert svc["KillSignal"] == "SIGTERM" and int(svc["TimeoutStopSec"]) >= 60
+    assert svc["User"] != "root" and "var" in svc["ReadWritePaths"]
+    assert unit["Install"]["WantedBy"] == "multi-user.target"
+
+
+def test_dockerfile_runs_the_scheduler_as_a_user():
+    lines = [ln.strip() for ln in (ROOT / "Dockerfile").read_text().splitlines() if ln.strip() and ln[0] != "#"]
+    assert lines[0].startswith("FROM python:3.11")
+    assert 'CMD ["newsletter", "schedule"]' in lines and "STOPSIGNAL SIGTERM" in lines
+    assert any(ln.startswith("USER ") and "root" not in ln for ln in lines)
+    for folder in ("newsletter", "templates"):  # the package finds templates/ next to itself
+        assert any(ln.startswith(f"COPY {folder} ") for ln in lines)
