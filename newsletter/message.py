@@ -156,6 +156,7 @@ class MessageFactory:
         self._attachment_blocks = [_b64_block(self._personal_attachment(a, generic_url)) for a in self.attachments]
         self._mark = f"PART{uuid.uuid4().hex}"
         self._boundary = f"=_{uuid.uuid4().hex}_"
+        self._template: tuple[bytes, list[bytes]] | None = None
 
     def _personal_attachment(self, a: Attachment, url: str) -> bytes:
         if a.maintype != "text":
@@ -175,41 +176,40 @@ class MessageFactory:
         https = unsubscribe_url(self.public_url, token) if (self.public_url and token) else None
         return https, self.mailto(token)
 
-    def _headers(self, msg: EmailMessage, email: str, name: str, message_id: str) -> tuple[str, str]:
-        local, _, domain = email.rpartition("@")
-        if not local or not domain or any(c in email for c in "\r\n\x00 <>,"):
-            raise MessageError(f"{email!r} is not a single address")
+    def _constant_headers(self, msg: EmailMessage) -> None:
         msg["From"] = self.sender
-        msg["To"] = Address(display_name=clean_header(name), username=local, domain=domain)
         if self.reply_to is not None:
             msg["Reply-To"] = self.reply_to
         msg["Subject"] = self.subject
+        msg["List-Id"] = self.list_id
+        msg["MIME-Version"] = "1.0"
+
+    def _personal_headers(self, msg: EmailMessage, email: str, name: str, message_id: str) -> tuple[str, str]:
+        local, _, domain = email.rpartition("@")
+        if not local or not domain or any(c in email for c in "\r\n\x00 <>,"):
+            raise MessageError(f"{email!r} is not a single address")
+        msg["To"] = Address(display_name=clean_header(name), username=local, domain=domain)
         msg["Date"] = formatdate(localtime=True)
         mid = clean_header(message_id)
         if not re.fullmatch(r"<[^<>\s]+@[^<>\s]+>", mid):
             raise MessageError(f"Message-ID {message_id!r} is malformed")
         msg["Message-ID"] = mid
-        msg["List-Id"] = self.list_id
         https, mailto = self.unsubscribe_urls(email)
         if https:
             msg["List-Unsubscribe"] = f"<{https}>, <{mailto}>"
             msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         else:
             msg["List-Unsubscribe"] = f"<{mailto}>"
-        msg["MIME-Version"] = "1.0"
         return https or mailto, clean_header(name)
 
     def _policy(self, addr: str) -> Policy:
         return SMTPUTF8 if not addr.isascii() or not self.sender.addr_spec.isascii() else SMTP
 
-    def build(self, email: str, name: str, message_id: str) -> bytes:
-        """The recipient's message as bytes ready for DATA (CRLF line ends)."""
-        msg = EmailMessage(policy=self._policy(email))
-        url, name = self._headers(msg, email, name, message_id)
-        text = _canonical(self.personalize(self.edition.text, name, email, url, False))
-        html = _canonical(self.personalize(self.edition.html, name, email, url, True))
-        blocks = [_b64_block(text), _b64_block(html), *self._attachment_blocks]
-        marks = [f"{self._mark}{i}" for i in range(len(blocks))]
+    def _skeleton(self) -> tuple[bytes, list[bytes]]:
+        """The constant headers and the MIME structure around placeholders, serialised once."""
+        msg = EmailMessage(policy=SMTP)
+        self._constant_headers(msg)
+        marks = [f"{self._mark}{i}" for i in range(2 + len(self.attachments))]
         msg.set_content(marks[0], charset="utf-8", cte="7bit")
         msg.add_alternative(marks[1], subtype="html", charset="utf-8", cte="7bit")
         for a, mark in zip(self.attachments, marks[2:], strict=True):
@@ -223,15 +223,41 @@ class MessageFactory:
                 part.set_boundary(f"{self._boundary}{n}")  # "=_" cannot occur in base64 text
             else:
                 part.replace_header("Content-Transfer-Encoding", "base64")
-        raw = msg.as_bytes()
-        for mark, block in zip(marks, blocks, strict=True):
-            raw = raw.replace(mark.encode("ascii") + b"\r\n", block, 1)
-        return raw
+        head, body = msg.as_bytes().split(b"\r\n\r\n", 1)
+        segments = []
+        for mark in marks:
+            before, body = body.split(mark.encode("ascii") + b"\r\n", 1)
+            segments.append(before)
+        segments.append(body)
+        return head + b"\r\n", segments
+
+    def build(self, email: str, name: str, message_id: str) -> bytes:
+        """The recipient's message as bytes ready for DATA (CRLF line ends).
+
+        The email package serialises this recipient's headers; the constant headers and the
+        MIME skeleton come from `_skeleton`, the parts are base64 blocks of the personalised text.
+        """
+        if not (email.isascii() and self.sender.addr_spec.isascii()):
+            return self.build_message(email, name, message_id).as_bytes()  # SMTPUTF8: the plain way
+        if self._template is None:
+            self._template = self._skeleton()
+        head, segments = self._template
+        msg = EmailMessage(policy=SMTP)
+        url, name = self._personal_headers(msg, email, name, message_id)
+        text = _canonical(self.personalize(self.edition.text, name, email, url, False))
+        html = _canonical(self.personalize(self.edition.html, name, email, url, True))
+        blocks = [_b64_block(text), _b64_block(html), *self._attachment_blocks]
+        out = [head, msg.as_bytes(), segments[0]]  # personal headers end with the blank line
+        for block, seg in zip(blocks, segments[1:], strict=True):
+            out.append(block)
+            out.append(seg)
+        return b"".join(out)
 
     def build_message(self, email: str, name: str, message_id: str) -> EmailMessage:
         """The same message built the plain (slow) way; used by tests and for inspection."""
         msg = EmailMessage(policy=self._policy(email))
-        url, name = self._headers(msg, email, name, message_id)
+        self._constant_headers(msg)
+        url, name = self._personal_headers(msg, email, name, message_id)
         msg.set_content(self.personalize(self.edition.text, name, email, url, False), cte="base64")
         msg.add_alternative(self.personalize(self.edition.html, name, email, url, True), subtype="html",
                             cte="base64")

@@ -353,3 +353,24 @@ def test_public_url_without_secret_is_refused_before_sending(cfg, store, monkeyp
 )
 def test_reply_classification(code, text, stage, kind):
     assert classify(code, f"{code} {text}", stage) == kind
+
+
+def test_fast_build_equals_the_plain_email_package_build(cfg, store, monkeypatch):
+    monkeypatch.setenv("NEWSLETTER_UNSUBSCRIBE_SECRET", "k")
+    cfg.web.public_url = "https://news.example.org"
+    from newsletter.message import Attachment, MessageFactory
+    from newsletter.unsubscribe import make_token
+
+    ed = make_edition(store)
+    files = [Attachment("report.md", "# 报告 %%NL_UNSUBSCRIBE_URL%%\n".encode(), "text", "markdown"),
+             Attachment("data.bin", bytes(range(256)), "application", "octet-stream")]
+    f = MessageFactory(cfg, ed, attachments=files, token_for=lambda e: make_token(b"k", e, "cv"))
+    for addr, name in (("a@example.org", "Zoë \"Z\" O'Neil, PhD"), ("用户@例子.中国", "用户")):
+        fast = email.message_from_bytes(f.build(addr, name, "<1.x@localhost>"), policy=email_policy.default)
+        plain = f.build_message(addr, name, "<1.x@localhost>")
+        assert [p.get_content_type() for p in fast.walk()] == [p.get_content_type() for p in plain.walk()]
+        assert [p.get_content() for p in fast.walk() if not p.is_multipart()] == \
+               [p.get_content() for p in plain.walk() if not p.is_multipart()]
+        for h in ("From", "To", "Subject", "Message-ID", "List-Id", "List-Unsubscribe", "List-Unsubscribe-Post"):
+            assert str(fast[h]) == str(plain[h]), h
+        assert [p.get_filename() for p in fast.iter_attachments()] == ["report.md", "data.bin"]
