@@ -269,7 +269,8 @@ def extractive_summary(cfg: Config, edition: Edition) -> str:
         lines += [f"**{'本期主题：' if zh else 'Themes of this issue:'}** {themes}", ""]
     lines += ["**本期论文（按排名）：**" if zh else "**Papers by rank:**", ""]
     for c in _entries_context(edition):
-        first = c["findings"][0] if c["findings"] else ""
+        ours = [f for f in c["findings"] if re.search(r"\b(we|our)\b", f, re.IGNORECASE)]
+        first = (ours or c["findings"] or [""])[0]
         lines.append(f"{c['rank']}. **{c['short']} ({c['rank']})**" + (f": {first}" if first else ""))
     return "\n".join(lines).strip()
 
