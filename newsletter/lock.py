@@ -58,6 +58,8 @@ def is_held(lock_path: Path) -> bool:
         probe.acquire()
     except Timeout:
         return True
+    except OSError:  # cannot even open it (read-only var/): nobody we could know of
+        return False
     probe.release()
     return False
 
