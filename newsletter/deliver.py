@@ -2,9 +2,10 @@
 
 Exactly-once across crashes comes from the `deliveries` ledger: every recipient's row (with
 its Message-ID) exists before anything is sent; a row is marked `sending` (committed) before
-the message goes out and `sent` after the server's 250. A killed run leaves at most one
-`sending` row per connection; the next run sends `pending`, `deferred` and `sending` rows, the
-last with the same Message-ID. So duplicates can only be the messages in flight at a crash.
+the message goes out and `sent` after the server's 250 (committed together with the next
+ledger write, so one commit per message). A killed run leaves a few `sending` rows (about one
+per connection); the next run sends `pending`, `deferred` and `sending` rows, the last with the
+same Message-ID. So duplicates can only be the messages in flight at a crash.
 
 Faults: 4xx → deferred and retried with backoff (in this run, then by the next); 421 and 4.7.x
 → also slow the whole pool down; 5.1.x → failed and suppressed as a hard bounce; other 5xx →
@@ -342,18 +343,38 @@ class _Sender:
         self.sent_now = 0
         self.reconnects = 0
         self.refused: dict[str, str] = {}
+        self._sent_backlog: list[str] = []
 
     # -- ledger (one sqlite connection: one writer at a time) --------------------------------
 
     def _set(self, job: _Job, status: str, error: str = "", attempt: bool = False) -> None:
-        with self.db_lock:
+        with self.db_lock, self.store.transaction():
+            self._flush_sent()
             self.store.set_delivery(self.edition_id, job.email, status, error, attempt=attempt)
 
-    def _bounce(self, job: _Job, reply: str) -> None:
+    def _mark_sent(self, job: _Job) -> None:
+        """`sent` rides along with the next ledger write (one commit per message, not two).
+
+        Until then the row still says `sending`: if the process dies in between, the message
+        is sent again with its Message-ID, which is the in-flight case the guarantee allows.
+        """
         with self.db_lock:
-            with self.store.transaction():
-                self.store.set_delivery(self.edition_id, job.email, "failed", reply)
-                self.store.suppress(job.email, "hard_bounce", reply)
+            self._sent_backlog.append(job.email)
+
+    def _flush_sent(self) -> None:
+        for email in self._sent_backlog:
+            self.store.set_delivery(self.edition_id, email, "sent")
+        self._sent_backlog.clear()
+
+    def flush(self) -> None:
+        with self.db_lock, self.store.transaction():
+            self._flush_sent()
+
+    def _bounce(self, job: _Job, reply: str) -> None:
+        with self.db_lock, self.store.transaction():
+            self._flush_sent()
+            self.store.set_delivery(self.edition_id, job.email, "failed", reply)
+            self.store.suppress(job.email, "hard_bounce", reply)
 
     # -- the pool --------------------------------------------------------------------------
 
@@ -365,6 +386,12 @@ class _Sender:
         ]
         for t in threads:
             t.start()
+        try:
+            self._join(threads, tick)
+        finally:
+            self.flush()
+
+    def _join(self, threads: list[threading.Thread], tick: Callable[[], None] | None) -> None:
         try:
             for t in threads:
                 while t.is_alive():
@@ -479,7 +506,7 @@ class _Sender:
             code, msg = refused.get(job.email, (0, b""))
             self._outcome(conn, job, code, _reply(code, msg), "rcpt")
             return
-        self._set(job, "sent")
+        self._mark_sent(job)
         with self.stats_lock:
             self.sent_now += 1
         self._finish(job)
