@@ -17,9 +17,7 @@ from newsletter.config import Config  # noqa: E402
 from newsletter.render import personalize, render_edition  # noqa: E402
 from newsletter.render.markdown import parse_markdown, render_markdown  # noqa: E402
 
-REFERENCE = Path("/work/shared/reference/arxiv_cv_report_2026-02-09.md")
-if not REFERENCE.exists():
-    REFERENCE = ROOT / "tests" / "data" / REFERENCE.name
+REFERENCE = ROOT / "tests" / "data" / "arxiv_cv_report_2026-02-09.md"
 RECIPIENTS = 10_000
 RENDERS = 3
 

@@ -140,23 +140,24 @@ def run(
 
 
 def _print_day(cfg: Config, report, until: str) -> None:
-    sent_any = False
+    sent_now = 0
     for name, info in report.editions.items():
-        d = info.get("deliveries") or {}
+        d = dict(info.get("deliveries") or {})
+        now = d.pop("sent_now", 0)
+        sent_now += now
+        line = f"{name}: {info['papers']} papers, {info['status']}"
         if d:
-            sent_any = sent_any or d.get("sent_now", 0) > 0
-            typer.echo(
-                f"{name}: {info['papers']} papers, {info['status']}; deliveries: "
-                + ", ".join(f"{k} {v}" for k, v in sorted(d.items()))
-            )
-        else:
-            typer.echo(f"{name}: {info['papers']} papers, {info['status']}")
+            line += "; deliveries: " + ", ".join(f"{k} {v}" for k, v in sorted(d.items()) if v) + f" ({now} now)"
+        typer.echo(line)
     if report.cost:
         typer.echo(f"LLM cost this run: ${report.cost:.4f}")
-    if until == "deliver" and report.editions:
-        if not cfg.smtp.host:
-            typer.echo(f"messages: {cfg.resolve(cfg.smtp.outbox)}/ (embedded SMTP sink, .eml files)")
-        typer.echo(f"preview:  newsletter preview --date {report.day.isoformat()}")
+    if until != "deliver" or not report.editions:
+        return
+    if sent_now == 0 and any(i.get("deliveries") for i in report.editions.values()):
+        typer.echo("nothing new to send: every subscriber already has this issue")
+    if not cfg.smtp.host:
+        typer.echo(f"messages: {cfg.resolve(cfg.smtp.outbox)}/ (embedded SMTP sink, one .eml per message)")
+    typer.echo(f"preview:  newsletter preview --date {report.day.isoformat()}")
 
 
 @app.command()

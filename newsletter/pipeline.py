@@ -138,50 +138,53 @@ def stage_deliver(store: Store, cfg: Config, ed: Edition, progress: Progress | N
 
 def run_day(
     store: Store, cfg: Config, day: date, until: str = "deliver", profiles: list[str] | None = None,
-    progress: Progress | None = None,
+    progress: Progress | None = None, command: str = "run",
 ) -> DayReport:
-    """Every stage up to `until` for every (selected) profile of one issue day."""
+    """Every stage up to `until` for every (chosen) profile of one issue day.
+
+    A stop request (SIGTERM) is honoured between stages: what is done stays in the store, the
+    run is recorded as stopped, and the next run goes on from there."""
     from .llm import make_llm
+    from .shutdown import stop_requested
 
     report = DayReport(day=day)
     chosen = [cfg.profile(n) for n in profiles] if profiles else cfg.profiles
-    run_id = store.start_run("run", day)
-    stage = "fetch"
+    wanted = STAGES[: STAGES.index(until) + 1]
+    run_id = store.start_run(command, day)
+    stage, status, llm = "fetch", "ok", None
     try:
         papers = stage_fetch(store, cfg, day, progress)
         report.fetched = len(papers)
-        if until == "fetch":
-            return report
-        llm = make_llm(cfg, store, run_id)
+        if "select" in wanted:
+            llm = make_llm(cfg, store, run_id)
         for profile in chosen:
-            stage = "select"
-            ed = stage_select(store, cfg, profile, day, papers, llm=llm, progress=progress)
-            info = {"papers": len(ed.entries), "status": ed.status}
-            report.editions[profile.name] = info
-            if ed.status == "empty":
-                _say(progress, f"{profile.name}: nothing new for {day}; no edition is made and nothing is mailed")
-                continue
-            if until == "select":
-                continue
-            stage = "analyze"
-            ed = stage_analyze(store, cfg, ed, llm=llm, progress=progress)
-            info["status"] = ed.status
-            if until == "analyze":
-                continue
-            stage = "render"
-            ed = stage_render(store, cfg, ed, progress)
-            info["status"] = ed.status
-            if until == "render":
-                continue
-            stage = "deliver"
-            info["deliveries"] = stage_deliver(store, cfg, ed, progress)
-        if llm is not None:
-            report.cost = llm.cost
-        store.update_run(run_id, stage=until, status="ok", finished=_now(), cost=report.cost,
-                         counts={"fetched": report.fetched, **{k: v for k, v in report.editions.items()}})
+            for stage in wanted[1:]:
+                if stop_requested():
+                    status = "stopped"
+                    break
+                if stage == "select":
+                    ed = stage_select(store, cfg, profile, day, papers, llm=llm, progress=progress)
+                    info = report.editions[profile.name] = {"papers": len(ed.entries), "status": ed.status}
+                    if ed.status == "empty":
+                        _say(progress, f"{profile.name}: nothing new for {day}; no edition is made and nothing is mailed")
+                        break
+                elif stage == "analyze":
+                    ed = stage_analyze(store, cfg, ed, llm=llm, progress=progress)
+                elif stage == "render":
+                    ed = stage_render(store, cfg, ed, progress)
+                else:
+                    info["deliveries"] = stage_deliver(store, cfg, ed, progress)
+                info["status"] = ed.status
+            if status == "stopped":
+                _say(progress, f"stopped on request before {stage} of {profile.name}; the next run goes on from there")
+                break
+        report.cost = llm.cost if llm is not None else 0.0
+        store.update_run(run_id, stage=until if status == "ok" else stage, status=status, finished=_now(),
+                         cost=report.cost, counts={"fetched": report.fetched, **report.editions})
         return report
     except BaseException as e:
-        store.update_run(run_id, stage=stage, status="failed", finished=_now(), error=str(e)[:500])
+        cost = store.llm_totals(run_id)["cost"]
+        store.update_run(run_id, stage=stage, status="failed", finished=_now(), cost=cost, error=str(e)[:500])
         raise
 
 

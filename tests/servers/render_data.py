@@ -8,9 +8,8 @@ from pathlib import Path
 
 from newsletter.models import Analysis, Edition, EditionEntry, Paper
 
-REFERENCE = Path("/work/shared/reference/arxiv_cv_report_2026-02-09.md")
-if not REFERENCE.exists():  # a checkout elsewhere keeps a copy next to the tests
-    REFERENCE = Path(__file__).resolve().parent.parent / "data" / "arxiv_cv_report_2026-02-09.md"
+# a copy of shared/reference/arxiv_cv_report_2026-02-09.md, so a clean clone tests the same contract
+REFERENCE = Path(__file__).resolve().parent.parent / "data" / "arxiv_cv_report_2026-02-09.md"
 
 LONG_URL = "https://example.org/" + "a" * 300 + "?q=" + "b" * 200
 WIDE_TABLE = "| " + " | ".join(f"column{i}" for i in range(30)) + " |\n|" + "---|" * 30 + "\n| " + " | ".join(

@@ -1,0 +1,59 @@
+"""The walking skeleton end to end: `newsletter run --demo` on a fresh project delivers the sample
+issue to every shipped subscriber through the embedded sink, and a second run sends nothing."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from pathlib import Path
+
+from newsletter.config import load_config, load_subscribers
+
+SAMPLE_TITLES = [
+    "CineScene: Implicit 3D as Effective Scene Representation for Cinematic Video Generation",
+    "DreamDojo: A Generalist Robot World Model from Large-Scale Human Videos",
+    "GaussianPOP: Principled Simplification Framework for Compact 3D Gaussian Splatting via Error Quantification",
+]
+
+
+def messages(outbox: Path) -> list[email.message.EmailMessage]:
+    return [
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+        for p in sorted(outbox.glob("*.eml"))
+    ]
+
+
+def test_demo_delivers_the_sample_issue_once(project, cli):
+    r = cli("run", "--demo")
+    assert r.code == 0, r.err
+    outbox = project.dir / "var" / "outbox"
+    assert str(outbox) in r.out and "preview" in r.out
+
+    msgs = messages(outbox)
+    subscribers = load_subscribers(load_config(project.config))
+    assert sorted(m["To"].addresses[0].addr_spec for m in msgs) == sorted(s.email for s in subscribers)
+    assert len({m["Message-ID"] for m in msgs}) == len(msgs)
+    for m in msgs:
+        assert m.get_content_type() == "multipart/alternative" or m.get_content_type() == "multipart/mixed"
+        assert m["Date"] and m["Message-ID"] and m["List-Unsubscribe"]
+        html = m.get_body(preferencelist=("html",)).get_content()
+        text = m.get_body(preferencelist=("plain",)).get_content()
+        for title in SAMPLE_TITLES:
+            assert title in html.replace("\n", " ") or title.replace("'", "&#x27;") in html
+            assert title.split(":")[0] in text
+        assert len(html.encode()) < 100_000
+        assert "extractive" in html.lower()
+
+    again = cli("run", "--demo")
+    assert again.code == 0, again.err
+    assert len(messages(outbox)) == len(msgs)
+    assert "nothing new to send" in (again.out + again.err).lower()
+
+
+def test_until_stops_before_delivery(project, cli):
+    r = cli("run", "--demo", "--until", "render")
+    assert r.code == 0, r.err
+    assert not list((project.dir / "var" / "outbox").glob("*.eml"))
+    r = cli("send", "--date", "2026-02-09")
+    assert r.code == 0, r.err
+    assert len(list((project.dir / "var" / "outbox").glob("*.eml"))) == 2
