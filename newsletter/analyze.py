@@ -54,6 +54,12 @@ def split_sentences(text: str) -> list[str]:
     return out
 
 
+RESULT_RE = re.compile(
+    r"\b(outperform\w*|achiev\w*|state-of-the-art|experiments?|results?|demonstrat\w*|improv\w*|surpass\w*)\b",
+    re.IGNORECASE,
+)
+
+
 def key_findings(paper: Paper, limit: int = 5) -> list[str]:
     """Sentences of the abstract that state what the paper contributes or shows."""
     sents = split_sentences(paper.abstract)
@@ -69,11 +75,18 @@ def extractive_analysis(paper: Paper, language: str, profile_keywords: list[str]
     from .select import keyword_re
 
     sents = split_sentences(paper.abstract)
+    findings = key_findings(paper)
+    # The Key Findings list already shows the contribution sentences: the analysis shows the rest
+    # (context, results), unless the abstract has too little else to say.
+    rest = [s for s in sents if s not in findings]
+    pool = rest if len(rest) >= 2 else sents
     kws = profile_keywords or []
     scored = []
-    for i, s in enumerate(sents):
+    for s in pool:
+        i = sents.index(s)
         score = 0.0
         score += 2.0 if CONTRIBUTION_RE.search(s) else 0.0
+        score += 1.5 if RESULT_RE.search(s) else 0.0
         score += sum(1.0 for k in kws if keyword_re(k).search(s))
         score += 1.0 if i == 0 else (0.5 if i == len(sents) - 1 else 0.0)
         score += 1.0 if re.search(r"\d", s) else 0.0  # numbers: results
@@ -85,7 +98,7 @@ def extractive_analysis(paper: Paper, language: str, profile_keywords: list[str]
     if note:
         checks["note"] = note
     return Analysis(paper_id=paper.id, language=language, kind="extractive", text=text,
-                    key_findings=key_findings(paper), model="", version=paper.version, checks=checks)
+                    key_findings=findings, model="", version=paper.version, checks=checks)
 
 
 # -- per-paper analysis -----------------------------------------------------------------------

@@ -157,7 +157,18 @@ def _print_day(cfg: Config, report, until: str) -> None:
         typer.echo("nothing new to send: every subscriber already has this issue")
     if not cfg.smtp.host:
         typer.echo(f"messages: {cfg.resolve(cfg.smtp.outbox)}/ (embedded SMTP sink, one .eml per message)")
-    typer.echo(f"preview:  newsletter preview --date {report.day.isoformat()}")
+    typer.echo(f"preview:  {_prog()} preview --date {report.day.isoformat()}")
+
+
+def _prog() -> str:
+    """How the user can call us again: `newsletter` when on PATH, else the path they used (.venv/bin/...)."""
+    import os
+    import shutil
+
+    exe = sys.argv[0]
+    if shutil.which("newsletter") and Path(shutil.which("newsletter")).resolve() == Path(exe).resolve():
+        return "newsletter"
+    return os.path.relpath(exe) if os.path.isabs(exe) else exe
 
 
 @app.command()

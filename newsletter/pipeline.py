@@ -132,6 +132,7 @@ def stage_deliver(store: Store, cfg: Config, ed: Edition, progress: Progress | N
     report = send_edition(store, cfg, ed, subscribers, progress=progress)
     counts = report.counts()
     if report.complete:
+        ed.status = "sent"
         store.update_edition(ed.id, status="sent")
     return counts
 

@@ -122,7 +122,7 @@ def scheduled_run(cfg: Config, day: date | None = None, wait_lock: float | None 
                 store = Store.open(cfg.store_path)
                 try:
                     log.info("scheduled run for issue %s starts", day)
-                    report = run_day(store, cfg, day, until="deliver", progress=None)
+                    report = run_day(store, cfg, day, until="deliver", progress=None, command="schedule")
                     _explain(store, day, report)
                     return report
                 finally:
