@@ -22,6 +22,7 @@ from .store import Store, StoreError
 app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     no_args_is_help=True,
     help="arXiv daily newsletter: fetch, select, analyse, render and mail the day's new papers.",
 )
@@ -283,7 +284,9 @@ def preview(
 
 # -- subscribers and the public web server (newsletter/subscribers.py, newsletter/serve.py) ------------
 
-subscribers_app = typer.Typer(no_args_is_help=True, help="Edit subscribers/*.toml (comments kept) and suppressions.")
+subscribers_app = typer.Typer(
+    no_args_is_help=True, rich_markup_mode=None, help="Edit subscribers/*.toml (comments kept) and suppressions."
+)
 app.add_typer(subscribers_app, name="subscribers")
 ProfilesOpt = Annotated[list[str] | None, typer.Option("--profile", "-p", help="profile to receive (repeatable)")]
 FileOpt = Annotated[str | None, typer.Option("--file", "-f", help="file in subscribers/ for new entries")]
