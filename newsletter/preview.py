@@ -19,19 +19,17 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import webbrowser
 from dataclasses import dataclass
 from datetime import date
 from html import escape
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+from .localserver import LocalServer
 from .models import Edition, Subscriber
 
 log = logging.getLogger(__name__)
 
 SAMPLE = Subscriber(email="reader@example.org", name="Sample Reader", profiles=[])
-HOST = "127.0.0.1"
 
 
 class PreviewError(Exception):
@@ -198,39 +196,12 @@ def make_app(store, cfg, as_email: str | None = None):
     return app
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - the stdlib's name
-        log.debug("preview: " + format, *args)
-
-
-class PreviewServer:
-    """A running preview: `.url` is the bound address (port 0 picks a free one); `.close()` stops it."""
-
-    def __init__(self, app, port: int = 0):
-        self.httpd: WSGIServer = make_server(HOST, port, app, handler_class=_QuietHandler)
-        self.port = self.httpd.server_address[1]
-        self.url = f"http://{HOST}:{self.port}/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, name="preview", daemon=True)
-
-    def start(self) -> PreviewServer:
-        self.thread.start()
-        return self
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=5)
-
-    def __enter__(self) -> PreviewServer:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+PreviewServer = LocalServer
 
 
 def start(store, cfg, port: int = 0, as_email: str | None = None) -> PreviewServer:
     """Serve the preview in a background thread; returns the server (its `.url` is the bound URL)."""
-    return PreviewServer(make_app(store, cfg, as_email), port).start()
+    return LocalServer(make_app(store, cfg, as_email), port, name="preview").start()
 
 
 def edition_url(server_url: str, store, day: date | None, profile: str | None) -> str:

@@ -15,20 +15,18 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from collections.abc import Callable
 from datetime import date
 from html import escape
 from urllib.parse import parse_qs
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from .config import Config
+from .localserver import LocalServer
 from .store import Store
 from .unsubscribe import TokenError, secret_from_env, verify_token
 
 log = logging.getLogger(__name__)
 
-HOST = "127.0.0.1"
 MAX_BODY = 16_384
 
 _PAGE = """<!doctype html>
@@ -128,37 +126,11 @@ def make_app(store: Store, cfg: Config) -> Callable:
     return app
 
 
-class _Handler(WSGIRequestHandler):
-    timeout = 15  # a client that stalls cannot hold the (single-threaded) server for long
-
-    def log_message(self, format, *args):  # noqa: A002 - the stdlib's name
-        log.debug("serve: " + format, *args)
-
-
-class WebServer:
+class WebServer(LocalServer):
     """The site on 127.0.0.1 in a background thread; `.url` is the bound address."""
 
     def __init__(self, store: Store, cfg: Config, port: int = 0):
-        self.httpd: WSGIServer = make_server(HOST, port, make_app(store, cfg), handler_class=_Handler)
-        self.port = self.httpd.server_address[1]
-        self.url = f"http://{HOST}:{self.port}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="serve",
-                                       daemon=True)
-
-    def start(self) -> WebServer:
-        self.thread.start()
-        return self
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=5)
-
-    def __enter__(self) -> WebServer:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+        super().__init__(make_app(store, cfg), port, name="serve")
 
 
 def serve(store: Store, cfg: Config, port: int | None = None, ready: Callable[[str], None] | None = None) -> None:
