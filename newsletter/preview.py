@@ -135,7 +135,7 @@ def _not_rendered(ed: Edition) -> str:
 
 def make_app(store, cfg, as_email: str | None = None):
     """The preview as a WSGI app (routes in the module docstring)."""
-    from .render.archive import archive_page, index_page
+    from .render.archive import archive_for_path, index_page
 
     who = find_recipient(cfg, as_email)
     cache: dict[int, tuple[str, str, str]] = {}
@@ -174,10 +174,7 @@ def make_app(store, cfg, as_email: str | None = None):
                     if msg is None:
                         raise LookupError
                     ctype, body = "text/plain; charset=utf-8", msg.as_string()
-            elif m := re.fullmatch(r"/archive/(\d{4}-\d{2}-\d{2})/([a-z0-9_-]+)\.html", path):
-                page = archive_page(store, cfg, date.fromisoformat(m.group(1)), m.group(2), back="/")
-                if page is None:
-                    raise LookupError
+            elif (page := archive_for_path(store, cfg, path)) is not None:
                 body = page
             else:
                 raise LookupError

@@ -14,9 +14,7 @@ address for every list (the suppressions table is per address); the list is kept
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
-from datetime import date
 from html import escape
 from urllib.parse import parse_qs
 
@@ -101,12 +99,7 @@ def make_app(store: Store, cfg: Config) -> Callable:
                 from .render.archive import index_page
 
                 body = index_page([r for r in store.list_editions() if r["status"] in ("rendered", "sent")])
-            elif m := re.fullmatch(r"/archive/(\d{4}-\d{2}-\d{2})/([a-z0-9_-]+)\.html", path):
-                from .render.archive import archive_page
-
-                page = archive_page(store, cfg, date.fromisoformat(m.group(1)), m.group(2), back="/")
-                if page is None:
-                    raise LookupError
+            elif path.startswith("/archive/") and (page := _archive(store, cfg, path)) is not None:
                 body = page
             else:
                 raise LookupError
@@ -143,3 +136,9 @@ def serve(store: Store, cfg: Config, port: int | None = None, ready: Callable[[s
             server.thread.join(1.0)
     finally:
         server.close()
+
+
+def _archive(store: Store, cfg: Config, path: str) -> str | None:
+    from .render.archive import archive_for_path
+
+    return archive_for_path(store, cfg, path)

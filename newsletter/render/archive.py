@@ -7,6 +7,9 @@ with one <style> block: no scripts, no external fonts, CSS or images.
 
 from __future__ import annotations
 
+import re
+from datetime import date
+
 from markupsafe import Markup
 
 from ..models import Edition
@@ -74,3 +77,19 @@ def archive_index(store, cfg, heading: str = "arXiv daily: archive") -> str:
     """The public index: only editions that were rendered (or sent)."""
     rows = [r for r in store.list_editions() if r["status"] in ("rendered", "sent")]
     return index_page(rows, heading=heading)
+
+
+ARCHIVE_PATH = re.compile(r"/archive/(\d{4}-\d{2}-\d{2})/([a-z0-9_-]+)\.html")
+
+
+def archive_for_path(store, cfg, path: str, back: str = "/") -> str | None:
+    """The archive page a URL path names (`/archive/<date>/<profile>.html`), or None: the route
+    `preview` and `serve` share."""
+    m = ARCHIVE_PATH.fullmatch(path)
+    if not m:
+        return None
+    try:
+        day = date.fromisoformat(m.group(1))
+    except ValueError:
+        return None
+    return archive_page(store, cfg, day, m.group(2), back=back)
