@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import select
 
 import pytest
 
@@ -88,7 +89,13 @@ def test_progress_bar_only_on_a_terminal():
                 for _ in range(5):
                     b.advance()
             tty.flush()
-        out = os.read(master, 65536).decode(errors="replace")
+        chunks = []
+        for _ in range(50):  # the pty hands the output over in pieces: read all that is there
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if not ready:
+                break
+            chunks.append(os.read(master, 65536))
+        out = b"".join(chunks).decode(errors="replace")
     finally:
         os.close(master)
         os.close(slave)
