@@ -131,50 +131,44 @@ async def _ask(llm, messages, language: str, kind: str, headings: list[str] | No
 
 async def _analyze_one(llm, cfg: Config, language: str, paper: Paper, pdf_sem: asyncio.Semaphore,
                        keywords: list[str]) -> Analysis:
+    """Full text, else the abstract, else extractive: the first answer that passes validation."""
     from . import fulltext as ft
     from .llm import CostCeilingReached, LLMError, prompt_messages
     from .validate import ABSTRACT_POINTS, FULLTEXT_SECTIONS
 
     checks: dict = {"llm": True}
     findings = key_findings(paper)
-    # 1. full text
-    try:
+
+    async def fulltext_messages():
         text = await ft.fetch_fulltext(cfg, paper, pdf_sem)
         body = ft.cut_to_budget(text, ft.budget_for(cfg))
         checks["pdf"] = f"ok ({ft.estimate_tokens(body)} tokens)"
-        msgs = prompt_messages(language, "analysis", paper=paper, fulltext=body)
-        res, ans = await _ask(llm, msgs, language, "fulltext", FULLTEXT_SECTIONS[language])
-        checks["fulltext"] = res.checks
-        if res.ok:
-            return Analysis(paper_id=paper.id, language=language, kind="fulltext", text=res.text,
-                            key_findings=findings, model=ans.model, version=paper.version, checks=checks)
-        log.info("analysis of %s: full-text answer failed %s; trying the abstract", paper.id, res.failed)
-    except CostCeilingReached:
-        raise
-    except ft.FullTextUnavailable as e:
-        checks["pdf"] = f"unavailable: {e}"
-    except LLMError as e:
-        checks["fulltext"] = {"failed": ["llm_error"], "error": str(e)[:300]}
-    except Exception as e:  # noqa: BLE001 - one paper's surprise must not fail the day
-        log.exception("analysis of %s: full text failed", paper.id)
-        checks["fulltext"] = {"failed": ["error"], "error": f"{type(e).__name__}: {e}"[:300]}
-    # 2. abstract
-    try:
-        msgs = prompt_messages(language, "abstract", paper=paper)
-        res, ans = await _ask(llm, msgs, language, "abstract", ABSTRACT_POINTS[language])
-        checks["abstract"] = res.checks
-        if res.ok:
-            return Analysis(paper_id=paper.id, language=language, kind="abstract", text=res.text,
-                            key_findings=findings, model=ans.model, version=paper.version, checks=checks)
-        log.warning("analysis of %s: abstract answer failed %s; using extractive", paper.id, res.failed)
-    except CostCeilingReached:
-        raise
-    except LLMError as e:
-        checks["abstract"] = {"failed": ["llm_error"], "error": str(e)[:300]}
-    except Exception as e:  # noqa: BLE001
-        log.exception("analysis of %s: abstract failed", paper.id)
-        checks["abstract"] = {"failed": ["error"], "error": f"{type(e).__name__}: {e}"[:300]}
-    # 3. extractive
+        return prompt_messages(language, "analysis", paper=paper, fulltext=body)
+
+    async def abstract_messages():
+        return prompt_messages(language, "abstract", paper=paper)
+
+    ladder = (
+        ("fulltext", fulltext_messages, FULLTEXT_SECTIONS[language]),
+        ("abstract", abstract_messages, ABSTRACT_POINTS[language]),
+    )
+    for kind, messages, headings in ladder:
+        try:
+            res, ans = await _ask(llm, await messages(), language, kind, headings)
+            checks[kind] = res.checks
+            if res.ok:
+                return Analysis(paper_id=paper.id, language=language, kind=kind, text=res.text,
+                                key_findings=findings, model=ans.model, version=paper.version, checks=checks)
+            log.info("analysis of %s: %s answer failed %s; falling back", paper.id, kind, res.failed)
+        except CostCeilingReached:
+            raise
+        except ft.FullTextUnavailable as e:
+            checks["pdf"] = f"unavailable: {e}"
+        except LLMError as e:
+            checks[kind] = {"failed": ["llm_error"], "error": str(e)[:300]}
+        except Exception as e:  # noqa: BLE001 - one paper's surprise must not fail the day
+            log.exception("analysis of %s: %s failed", paper.id, kind)
+            checks[kind] = {"failed": ["error"], "error": f"{type(e).__name__}: {e}"[:300]}
     a = extractive_analysis(paper, language, keywords)
     a.checks = {**checks, **a.checks, "llm": True, "llm_tried": True}
     return a

@@ -78,15 +78,19 @@ def setup_logging(verbose: int = 0, stream=None) -> None:
     old = _state["stderr"]
     if old is not None:
         root.removeHandler(old)
-    h = logging.StreamHandler(stream or sys.stderr)
+    _install("stderr", logging.StreamHandler(stream or sys.stderr), level)
+    for name in NOISY:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
+
+
+def _install(slot: str, h: logging.Handler, level: int) -> None:
+    """Every handler of ours formats alike and masks secrets."""
     h.setLevel(level)
     h.setFormatter(logging.Formatter(FORMAT))
     h.addFilter(SecretFilter())
-    root.addHandler(h)
-    _state["stderr"] = h
+    logging.getLogger().addHandler(h)
+    _state[slot] = h
     _relevel()
-    for name in NOISY:
-        logging.getLogger(name).setLevel(max(level, logging.WARNING))
 
 
 def _relevel() -> None:
@@ -126,12 +130,7 @@ def attach_file(
         h = logging.handlers.RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
     except OSError:
         return None
-    h.setLevel(level)
-    h.setFormatter(logging.Formatter(FORMAT))
-    h.addFilter(SecretFilter())
-    root.addHandler(h)
-    _state["file"] = h
-    _relevel()
+    _install("file", h, level)
     return path
 
 

@@ -67,3 +67,12 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
         return Result(code, out.out, out.err)
 
     return run
+
+
+@pytest.fixture(scope="module")
+def stub():
+    """The OpenAI-compatible LLM stub on 127.0.0.1 (tests reset it between cases)."""
+    from tests.servers.llm_server import LLMStub
+
+    with LLMStub() as s:
+        yield s

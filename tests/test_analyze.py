@@ -17,7 +17,6 @@ from tests.servers.llm_server import (
     PREAMBLE_ZH,
     REFUSAL_EN,
     REFUSAL_ZH,
-    LLMStub,
     Reply,
     default_answer,
     kind_of,
@@ -27,12 +26,6 @@ from tests.servers.llm_server import (
 )
 
 DAY = date(2026, 2, 9)
-
-
-@pytest.fixture(scope="module")
-def stub():
-    with LLMStub() as s:
-        yield s
 
 
 @pytest.fixture

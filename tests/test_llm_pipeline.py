@@ -10,13 +10,7 @@ from newsletter.pipeline import run_day
 from newsletter.sample import SAMPLE_DAY
 from newsletter.sample.server import serve_sample
 from newsletter.store import Store
-from tests.servers.llm_server import LLMStub, Reply
-
-
-@pytest.fixture(scope="module")
-def stub():
-    with LLMStub() as s:
-        yield s
+from tests.servers.llm_server import Reply
 
 
 @pytest.fixture

@@ -14,15 +14,9 @@ from newsletter.models import Edition, Paper
 from newsletter.sample import load_entries
 from newsletter.select import keyword_score, prefilter, select_papers
 from newsletter.store import Store
-from tests.servers.llm_server import LLMStub, Reply, kind_of, make_config, make_papers
+from tests.servers.llm_server import Reply, kind_of, make_config, make_papers
 
 DAY = date(2026, 2, 9)
-
-
-@pytest.fixture(scope="module")
-def stub():
-    with LLMStub() as s:
-        yield s
 
 
 @pytest.fixture
