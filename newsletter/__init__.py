@@ -1,0 +1,3 @@
+"""arXiv daily newsletter pipeline."""
+
+__version__ = "0.2.0"

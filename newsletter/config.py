@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .errors import ConfigError
 from .models import Subscriber
 
-ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = "config.toml"
 CATEGORY_RE = re.compile(r"^[a-z\-]+(\.[A-Za-z\-]+)?$")
 # arXiv's archives; a category is ARCHIVE or ARCHIVE.SUB (e.g. cs.CV, math.AG, hep-th, stat.ML).
@@ -50,10 +50,6 @@ def known_category(c: str) -> bool:
     return subs is None or (sub in subs) or (not sub and archive not in ("cs", "stat", "eess", "econ"))
 
 
-class ConfigError(Exception):
-    """A configuration mistake; str(e) is one line for the user."""
-
-
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -71,6 +67,7 @@ class Profile(_Model):
     keywords: Keywords = Keywords()
     language: Literal["zh", "en"] = "en"
     top_n: int = Field(default=10, ge=1, le=100)
+    cross_lists: bool = True  # also papers cross-listed into these categories, not only primary ones
 
     @field_validator("categories")
     @classmethod
@@ -88,6 +85,10 @@ class ArxivConfig(_Model):
     num_retries: int = Field(default=4, ge=0, le=10)
     timeout: float = Field(default=60, gt=0)
     max_window_days: int = Field(default=7, ge=1, le=30)
+    # an announcement day whose fetch comes back empty is asked again (arXiv's API can lag behind
+    # the announcement) every `empty_retry_minutes` for up to `empty_retry_hours` before it counts as empty
+    empty_retry_minutes: float = Field(default=20, ge=0.01)
+    empty_retry_hours: float = Field(default=3, ge=0, le=24)
 
 
 class LLMConfig(_Model):
@@ -103,6 +104,9 @@ class LLMConfig(_Model):
     min_score: int = Field(default=4, ge=2, le=6)
     max_input_tokens: int = Field(default=24000, ge=1000)
     pdf_concurrency: int = Field(default=2, ge=1, le=16)
+    # when the model refuses every call (bad key, unknown model): "stop" the run and mail nothing,
+    # or go on with "extractive" analyses, said at the top of the issue
+    on_failure: Literal["stop", "extractive"] = "stop"
 
     def api_key(self) -> str | None:
         return os.environ.get(self.api_key_env) or None
@@ -210,6 +214,21 @@ class Config(_Model):
     @property
     def var_dir(self) -> Path:
         return self.store_path.parent
+
+
+def demo_config(cfg: Config, base_url: str) -> Config:
+    """The config `--demo` runs with, whatever config.toml says: the sample day's server, the
+    embedded sink (never a real SMTP relay), no LLM, no public site, and a store of its own, so
+    a demo can never mail real readers or touch the real history."""
+    demo = cfg.model_copy(deep=True)
+    demo.arxiv.base_url = base_url
+    demo.arxiv.delay_seconds = min(demo.arxiv.delay_seconds, 0.5)
+    demo.arxiv.empty_retry_hours = 0
+    demo.llm.model = ""
+    demo.smtp = SMTPConfig(outbox=str(cfg.var_dir / "demo-outbox"))
+    demo.web.public_url = ""
+    demo.store.path = str(cfg.var_dir / "demo.db")
+    return demo
 
 
 def _loc(loc: tuple[Any, ...], data: dict[str, Any]) -> str:

@@ -70,6 +70,15 @@ class EditionEntry:
 
 
 @dataclass
+class Attachment:
+    """A file that travels with every message of an edition (the full report of a shortened email)."""
+
+    filename: str
+    mimetype: str  # e.g. text/html
+    data: bytes
+
+
+@dataclass
 class Edition:
     date: date
     profile: str
@@ -80,8 +89,9 @@ class Edition:
     markdown: str = ""
     html: str = ""
     text: str = ""
-    status: str = "selected"  # selected | analyzed | rendered | sent | empty
+    status: str = "selected"  # selected | analyzed | rendered | sent | empty | failed
     id: int | None = None
+    attachments: list[Attachment] = field(default_factory=list)
 
 
 @dataclass

@@ -1,57 +1,53 @@
 """One issue day, stage by stage: fetch → select → analyze → render → deliver.
 
-Each stage reads its input from the store and writes its output there, and does nothing when
-that output is already present, so any stage can be re-run (or a crashed run resumed) safely.
-The CLI and the scheduler are thin shells around `run_day` and `send_day`.
+The one place that knows the order. Each stage reads its input from the store and writes its
+output there, and does nothing when that output is already present, so any stage can be re-run
+(or a crashed run resumed) safely. Profiles are isolated: one profile's failure is recorded and
+reported, and the others still go out. The CLI and the scheduler are thin shells around
+`run_day` and `send_day`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
+from . import stop
 from .config import Config, Profile, load_subscribers
+from .errors import ConfigError, CostCeilingReached, LLMFatalError, NewsletterError, RunError, StopRequested
 from .models import Edition, Paper
-from .store import Store
+from .progress import Progress, emit
+from .store import Store, now_iso
 
 log = logging.getLogger(__name__)
 
 STAGES = ("fetch", "select", "analyze", "render", "deliver")
-
-Progress = Callable[[str], None]
-
-
-class PipelineError(Exception):
-    """A run cannot go on (arXiv unreachable, cost ceiling, SMTP auth...): exit 1 with this message."""
 
 
 @dataclass
 class DayReport:
     day: date
     fetched: int = 0
-    new: int = 0
     fetch_status: str = ""
-    editions: dict[str, dict] = field(default_factory=dict)  # profile -> counts and status
+    editions: dict[str, dict] = field(default_factory=dict)  # profile -> papers, status, deliveries, error
     cost: float = 0.0
-    notes: list[str] = field(default_factory=list)
+    status: str = "ok"  # ok | stopped | failed (some profile failed)
 
-
-def _say(progress: Progress | None, msg: str) -> None:
-    log.info(msg)
-    if progress:
-        progress(msg)
+    @property
+    def failed(self) -> dict[str, str]:
+        """Profiles that failed, with their one-line error."""
+        return {name: info["error"] for name, info in self.editions.items() if info.get("error")}
 
 
 def stage_fetch(store: Store, cfg: Config, day: date, progress: Progress | None = None) -> list[Paper]:
     """The day's new papers of every profile's categories; fetched once per day, then read from the store."""
-    from .sources.arxiv import fetch_day
+    from .fetch import fetch_day
 
     done = store.get_fetch(day)
     if done and done["status"] in ("ok", "empty"):
         papers = store.fetched_papers(day)
-        _say(progress, f"fetch: {len(papers)} papers for {day} already in the store")
+        emit(progress, "fetch", f"fetch: {len(papers)} papers for {day} already in the store")
         return papers
     categories = sorted({c for p in cfg.profiles for c in p.categories})
     last = store.last_fetch_before(day)
@@ -59,8 +55,8 @@ def stage_fetch(store: Store, cfg: Config, day: date, progress: Progress | None 
     new = store.upsert_papers(result.papers)
     status = "ok" if result.papers else "empty"
     store.record_fetch(day, result.since, result.until, categories, [p.id for p in result.papers], new, status)
-    _say(progress, f"fetch: {len(result.papers)} papers ({new} new) submitted {result.since:%Y-%m-%d %H:%M} – "
-         f"{result.until:%Y-%m-%d %H:%M} UTC")
+    emit(progress, "fetch", f"fetch: {len(result.papers)} papers ({new} new) submitted "
+         f"{result.since:%Y-%m-%d %H:%M} – {result.until:%Y-%m-%d %H:%M} UTC")
     return result.papers
 
 
@@ -73,7 +69,8 @@ def stage_select(
 
     ed = store.get_edition(day, profile.name)
     if ed is not None:
-        _say(progress, f"select[{profile.name}]: {len(ed.entries)} papers already chosen")
+        emit(progress, "select", f"select[{profile.name}]: {len(ed.entries)} papers already chosen",
+             profile=profile.name)
         return ed
     scores = select_papers(store, cfg, profile, day, papers, llm=llm, progress=progress)
     ed = Edition(
@@ -81,14 +78,17 @@ def stage_select(
         status="selected" if scores else "empty",
     )
     store.save_selection(ed, [s.paper_id for s in scores])
-    _say(progress, f"select[{profile.name}]: {len(scores)} of {len(papers)} papers chosen")
+    emit(progress, "select", f"select[{profile.name}]: {len(scores)} of {len(papers)} papers chosen",
+         profile=profile.name)
     return store.get_edition(day, profile.name)
 
 
 def stage_analyze(
-    store: Store, cfg: Config, ed: Edition, llm=None, progress: Progress | None = None
+    store: Store, cfg: Config, ed: Edition, llm=None, progress: Progress | None = None, notice: str = "",
 ) -> Edition:
-    """An analysis for every chosen paper and the executive summary (analyses are shared per language)."""
+    """An analysis for every chosen paper and the executive summary (analyses are shared per language).
+
+    `notice` (why the LLM was not used although configured) goes at the top of the summary."""
     from .analyze import analyze_papers, summarize
 
     if ed.status not in ("selected",):
@@ -98,27 +98,31 @@ def stage_analyze(
     for e in ed.entries:
         e.analysis = analyses.get(e.paper.id) or e.analysis
     ed.summary = summarize(store, cfg, ed, llm=llm)
+    if notice:
+        ed.summary = f"> **{notice}**\n\n{ed.summary}"
     ed.status = "analyzed"
     store.update_edition(ed.id, summary=ed.summary, status=ed.status)
     kinds: dict[str, int] = {}
     for e in ed.entries:
         if e.analysis:
             kinds[e.analysis.kind] = kinds.get(e.analysis.kind, 0) + 1
-    _say(progress, f"analyze[{ed.profile}]: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
+    emit(progress, "analyze", f"analyze[{ed.profile}]: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())),
+         profile=ed.profile)
     return ed
 
 
 def stage_render(store: Store, cfg: Config, ed: Edition, progress: Progress | None = None) -> Edition:
-    """Markdown, HTML and text of the edition, stored so preview and send never render again."""
+    """Markdown, HTML, text and attachments of the edition, stored so preview and send never render again."""
     from .render import render_edition
 
     if ed.status != "analyzed":
         return ed
     out = render_edition(ed, cfg)
-    ed.markdown, ed.html, ed.text, ed.status = out.markdown, out.html, out.text, "rendered"
-    store.update_edition(ed.id, markdown=ed.markdown, html=ed.html, text=ed.text, status=ed.status)
-    _say(progress, f"render[{ed.profile}]: markdown {len(ed.markdown.encode()) // 1024} KB, "
-         f"html {len(ed.html.encode()) // 1024} KB")
+    ed.markdown, ed.html, ed.text, ed.attachments, ed.status = out.markdown, out.html, out.text, out.attachments, \
+        "rendered"
+    store.save_render(ed.id, ed.markdown, ed.html, ed.text, ed.attachments)
+    emit(progress, "render", f"render[{ed.profile}]: markdown {len(ed.markdown.encode()) // 1024} KB, "
+         f"html {len(ed.html.encode()) // 1024} KB", profile=ed.profile)
     return ed
 
 
@@ -137,60 +141,137 @@ def stage_deliver(store: Store, cfg: Config, ed: Edition, progress: Progress | N
     return counts
 
 
+def check_llm(cfg: Config) -> None:
+    """Before any work: a configured model must have its key and a routable name (ConfigError, exit 2)."""
+    if cfg.llm.model:
+        from .llm import preflight
+
+        problem = preflight(cfg.llm)
+        if problem:
+            raise ConfigError(f"{cfg.source}: {problem}")
+
+
+def _run_profile(
+    store: Store, cfg: Config, profile: Profile, day: date, papers: list[Paper], wanted: tuple[str, ...],
+    info: dict, llm, progress: Progress | None,
+) -> bool:
+    """The stages after fetch for one profile; False when a stop request ended it early."""
+    notice = ""
+    ed: Edition | None = None
+    for stage in wanted[1:]:
+        info["stage"] = stage
+        if stop.stop_requested():
+            emit(progress, stage, f"stopped on request before {stage} of {profile.name}; the next run goes on "
+                 "from there")
+            return False
+        try:
+            if stage == "select":
+                ed = stage_select(store, cfg, profile, day, papers, llm=llm, progress=progress)
+                info.update(papers=len(ed.entries), status=ed.status)
+                if ed.status == "empty":
+                    emit(progress, "select", f"{profile.name}: nothing new for {day}; no edition is made and "
+                         "nothing is mailed", profile=profile.name)
+                    return True
+            elif stage == "analyze":
+                ed = stage_analyze(store, cfg, ed, llm=llm, progress=progress, notice=notice)
+            elif stage == "render":
+                ed = stage_render(store, cfg, ed, progress)
+            else:
+                info["deliveries"] = stage_deliver(store, cfg, ed, progress)
+        except LLMFatalError as e:
+            if cfg.llm.on_failure != "extractive":
+                raise
+            notice = _degraded_notice(profile, str(e))
+            info["degraded"] = str(e)[:300]
+            emit(progress, stage, f"{profile.name}: {e}; going on without the LLM ([llm] on_failure = \"extractive\")",
+                 profile=profile.name)
+            llm = None
+            if stage == "select":
+                ed = stage_select(store, cfg, profile, day, papers, llm=None, progress=progress)
+                info.update(papers=len(ed.entries), status=ed.status)
+            elif stage == "analyze" and ed is not None:
+                ed = stage_analyze(store, cfg, ed, llm=None, progress=progress, notice=notice)
+        if ed is not None:
+            info["status"] = ed.status
+    return True
+
+
+def _degraded_notice(profile: Profile, why: str) -> str:
+    if profile.language == "zh":
+        return "本期未使用 LLM（模型不可用），分析为抽取式摘要。"
+    return "The LLM was unavailable for this issue: analyses are extractive summaries, not LLM-written."
+
+
 def run_day(
     store: Store, cfg: Config, day: date, until: str = "deliver", profiles: list[str] | None = None,
     progress: Progress | None = None, command: str = "run",
 ) -> DayReport:
     """Every stage up to `until` for every (chosen) profile of one issue day.
 
-    A stop request (SIGTERM) is honoured between stages: what is done stays in the store, the
-    run is recorded as stopped, and the next run goes on from there."""
+    A stop request (SIGTERM) is honoured between stages: what is done stays in the store, the run
+    is recorded as stopped, and the next run goes on from there. A profile that fails is recorded
+    with its error and the others go on; the report's status is then "failed" (exit 1). Failures
+    that concern every profile (arXiv down, a bad LLM key, the cost ceiling) stop the run."""
     from .llm import make_llm
-    from .shutdown import stop_requested
 
     report = DayReport(day=day)
     chosen = [cfg.profile(n) for n in profiles] if profiles else cfg.profiles
     wanted = STAGES[: STAGES.index(until) + 1]
+    if "select" in wanted:
+        check_llm(cfg)
     run_id = store.start_run(command, day)
-    stage, status, llm = "fetch", "ok", None
+    stage, llm = "fetch", None
     try:
         papers = stage_fetch(store, cfg, day, progress)
         report.fetched = len(papers)
         if "select" in wanted:
             llm = make_llm(cfg, store, run_id)
         for profile in chosen:
-            for stage in wanted[1:]:
-                if stop_requested():
-                    status = "stopped"
+            info = report.editions[profile.name] = {"papers": 0, "status": "pending"}
+            try:
+                if not _run_profile(store, cfg, profile, day, papers, wanted, info, llm, progress):
+                    report.status, stage = "stopped", info["stage"]
                     break
-                if stage == "select":
-                    ed = stage_select(store, cfg, profile, day, papers, llm=llm, progress=progress)
-                    info = report.editions[profile.name] = {"papers": len(ed.entries), "status": ed.status}
-                    if ed.status == "empty":
-                        _say(progress, f"{profile.name}: nothing new for {day}; no edition is made and nothing is mailed")
-                        break
-                elif stage == "analyze":
-                    ed = stage_analyze(store, cfg, ed, llm=llm, progress=progress)
-                elif stage == "render":
-                    ed = stage_render(store, cfg, ed, progress)
-                else:
-                    info["deliveries"] = stage_deliver(store, cfg, ed, progress)
-                info["status"] = ed.status
-            if status == "stopped":
-                _say(progress, f"stopped on request before {stage} of {profile.name}; the next run goes on from there")
-                break
+            except (CostCeilingReached, LLMFatalError, StopRequested):
+                raise
+            except NewsletterError as e:  # this profile's failure (e.g. its SMTP batch) must not stop the others
+                _profile_failed(store, day, profile, info, e, progress)
+                report.status = "failed"
+            except Exception as e:  # a bug in one profile: recorded with its traceback in the log
+                log.exception("%s: unexpected error", profile.name)
+                _profile_failed(store, day, profile, info, e, progress)
+                report.status = "failed"
+            stage = info.get("stage", stage)
         report.cost = llm.cost if llm is not None else 0.0
-        store.update_run(run_id, stage=until if status == "ok" else stage, status=status, finished=_now(),
-                         cost=report.cost, counts={"fetched": report.fetched, **report.editions})
+        error = "; ".join(f"{n}: {e}" for n, e in report.failed.items())[:500]
+        store.update_run(run_id, stage=until if report.status == "ok" else stage, status=report.status,
+                         finished=now_iso(), cost=report.cost, counts={"fetched": report.fetched, **report.editions},
+                         error=error)
+        return report
+    except StopRequested as e:
+        store.update_run(run_id, stage=stage, status="stopped", finished=now_iso(),
+                         cost=store.llm_totals(run_id)["cost"], error=str(e)[:500])
+        report.status = "stopped"
+        emit(progress, stage, f"{e}; the next run goes on from there")
         return report
     except BaseException as e:
         cost = store.llm_totals(run_id)["cost"]
-        store.update_run(run_id, stage=stage, status="failed", finished=_now(), cost=cost, error=str(e)[:500])
+        store.update_run(run_id, stage=stage, status="failed", finished=now_iso(), cost=cost, error=str(e)[:500],
+                         counts={"fetched": report.fetched, **report.editions})
         raise
 
 
+def _profile_failed(store: Store, day: date, profile: Profile, info: dict, e: BaseException,
+                    progress: Progress | None) -> None:
+    info["error"] = str(e)[:300] or type(e).__name__
+    emit(progress, info.get("stage", "select"), f"{profile.name}: failed at {info.get('stage')}: {info['error']}; "
+         "the other profiles go on", profile=profile.name)
+
+
 def send_day(store: Store, cfg: Config, day: date, progress: Progress | None = None) -> dict[str, dict[str, int]]:
-    """Deliver the already rendered editions of a day (what `newsletter send` does)."""
+    """Deliver the already rendered editions of a day (what `newsletter send` does).
+
+    Nothing to send is a failure (RunError, recorded as such), never a finished day."""
     run_id = store.start_run("send", day)
     out: dict[str, dict[str, int]] = {}
     try:
@@ -199,14 +280,20 @@ def send_day(store: Store, cfg: Config, day: date, progress: Progress | None = N
             if ed is None or ed.status not in ("rendered", "sent"):
                 continue
             out[profile.name] = stage_deliver(store, cfg, ed, progress)
-        store.update_run(run_id, stage="deliver", status="ok", finished=_now(), counts=out)
+        if not out:
+            raise RunError(f"no rendered edition for {day}; run `newsletter run --date {day}` first")
+        store.update_run(run_id, stage="deliver", status="ok", finished=now_iso(), counts=out)
         return out
     except BaseException as e:
-        store.update_run(run_id, stage="deliver", status="failed", finished=_now(), error=str(e)[:500])
+        store.update_run(run_id, stage="deliver", status="failed", finished=now_iso(), error=str(e)[:500],
+                         counts=out)
         raise
 
 
-def _now() -> str:
-    from .store import now_iso
-
-    return now_iso()
+def day_done(store: Store, cfg: Config, day: date) -> bool:
+    """Every profile's edition of the day is sent (or there was nothing to send): catch-up needs no run."""
+    for profile in cfg.profiles:
+        ed = store.get_edition(day, profile.name, with_papers=False)
+        if ed is None or ed.status not in ("sent", "empty"):
+            return False
+    return not store.day_unsent(day)

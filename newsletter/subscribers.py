@@ -20,7 +20,8 @@ from pathlib import Path
 import tomlkit
 from tomlkit.items import AoT, Table
 
-from .config import Config, ConfigError, load_subscribers, normalize_email
+from .config import Config, load_subscribers, normalize_email
+from .errors import ConfigError, UsageError
 from .models import Subscriber
 from .store import Store
 
@@ -32,7 +33,7 @@ _HEADER = (
 )
 
 
-class SubscriberError(ValueError):
+class SubscriberError(UsageError):
     """A request that cannot be applied at all (bad file name, unknown profile...); one line."""
 
 

@@ -6,9 +6,10 @@ from datetime import date
 
 import pytest
 
-from newsletter import fulltext as ft
 from newsletter.analyze import analyze_papers, extractive_analysis, key_findings, short_name, summarize
-from newsletter.llm import CostCeilingReached, make_llm
+from newsletter.analyze import fulltext as ft
+from newsletter.errors import CostCeilingReached
+from newsletter.llm import make_llm
 from newsletter.models import Edition, EditionEntry
 from newsletter.store import Store
 from tests.servers.llm_server import (

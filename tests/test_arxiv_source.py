@@ -10,8 +10,7 @@ import pytest
 import requests
 
 from newsletter.config import ArxivConfig
-from newsletter.sample import SAMPLE_DAY, load_entries
-from newsletter.sources.arxiv import (
+from newsletter.fetch.arxiv import (
     ArxivError,
     _retry_after,
     announcement_window,
@@ -19,6 +18,7 @@ from newsletter.sources.arxiv import (
     dedupe,
     fetch_day,
 )
+from newsletter.fetch.sample import SAMPLE_DAY, load_entries
 from tests.servers.arxiv_server import ArxivServer, compile_query
 
 DELAY = 0.05
@@ -30,7 +30,7 @@ def utc(*args: int) -> datetime:
 
 
 def cfg_for(server: ArxivServer, **kw: object) -> ArxivConfig:
-    base = {"base_url": server.base_url, "delay_seconds": DELAY, "num_retries": 2, "timeout": 5}
+    base = {"base_url": server.base_url, "delay_seconds": DELAY, "num_retries": 2, "timeout": 5, "empty_retry_hours": 0}
     return ArxivConfig(**{**base, **kw})
 
 
@@ -108,7 +108,7 @@ def test_retry_after_header_forms():
 
 def test_sample_day_gives_the_ten_reference_papers(server):
     seen: list[str] = []
-    r = fetch_day(cfg_for(server), CV, SAMPLE_DAY, None, progress=seen.append)
+    r = fetch_day(cfg_for(server), CV, SAMPLE_DAY, None, progress=lambda ev: seen.append(ev.note))
     assert len(r.papers) == 10 and r.total == 10 and r.requests == 1
     assert (r.since, r.until) == (utc(2026, 2, 5, 19), utc(2026, 2, 6, 19))
     ids = [p.id for p in r.papers]
@@ -323,3 +323,29 @@ def test_server_query_language():
     assert not compile_query("submittedDate:[202602061800 TO 202602061900]")(e)
     with pytest.raises(ValueError):
         compile_query("(cat:cs.CV")
+
+
+def test_empty_announcement_is_asked_again_until_the_papers_arrive(server):
+    """arXiv's API can lag behind the announcement: an empty answer on an announcement day is asked
+    again (here every 0.6 s) instead of being taken as an empty day."""
+    papers = server.entries
+    server.set_entries([])
+    asked: list[str] = []
+
+    def progress(ev) -> None:
+        asked.append(ev.note)
+        if sum("asking again" in n for n in asked) == 2:
+            server.set_entries(papers)  # the announcement reaches the API
+
+    cfg = cfg_for(server, empty_retry_minutes=0.01, empty_retry_hours=0.01)
+    r = fetch_day(cfg, CV, SAMPLE_DAY, None, progress=progress)
+    assert len(r.papers) == 10 and r.attempts == 3
+
+
+def test_empty_announcement_after_the_retries_is_an_empty_day(server):
+    server.set_entries([])
+    cfg = cfg_for(server, empty_retry_minutes=0.01, empty_retry_hours=0.0003)  # about 1 s of retries
+    r = fetch_day(cfg, CV, SAMPLE_DAY, None)
+    assert r.papers == [] and r.announced and r.attempts >= 2
+    weekend = fetch_day(cfg, CV, date(2026, 2, 7), None)  # Saturday: no announcement, nothing asked again
+    assert weekend.attempts == 1 and not weekend.announced

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from newsletter.config import Config, load_config
-from newsletter.deliver import DeliveryError, RetryPolicy, classify, send_edition
+from newsletter.deliver import RetryPolicy, classify, send_edition
+from newsletter.deliver.tokens import verify_token
+from newsletter.errors import DeliveryError
 from newsletter.models import Edition, Subscriber
 from newsletter.store import Store
-from newsletter.unsubscribe import verify_token
 from tests.servers.smtp import FaultSMTPServer, make_tls_files
 
 FAST = RetryPolicy(backoff=0.01, max_backoff=0.05, throttle_pause=0.05, throttle_interval=0.02,
@@ -358,12 +359,13 @@ def test_reply_classification(code, text, stage, kind):
 def test_fast_build_equals_the_plain_email_package_build(cfg, store, monkeypatch):
     monkeypatch.setenv("NEWSLETTER_UNSUBSCRIBE_SECRET", "k")
     cfg.web.public_url = "https://news.example.org"
-    from newsletter.message import Attachment, MessageFactory
-    from newsletter.unsubscribe import make_token
+    from newsletter.deliver.message import MessageFactory
+    from newsletter.deliver.tokens import make_token
+    from newsletter.models import Attachment
 
     ed = make_edition(store)
-    files = [Attachment("report.md", "# 报告 %%NL_UNSUBSCRIBE_URL%%\n".encode(), "text", "markdown"),
-             Attachment("data.bin", bytes(range(256)), "application", "octet-stream")]
+    files = [Attachment("report.md", "text/markdown", "# 报告 %%NL_UNSUBSCRIBE_URL%%\n".encode()),
+             Attachment("data.bin", "application/octet-stream", bytes(range(256)))]
     f = MessageFactory(cfg, ed, attachments=files, token_for=lambda e: make_token(b"k", e, "cv"))
     for addr, name in (("a@example.org", "Zoë \"Z\" O'Neil, PhD"), ("用户@例子.中国", "用户")):
         fast = email.message_from_bytes(f.build(addr, name, "<1.x@localhost>"), policy=email_policy.default)

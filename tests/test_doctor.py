@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from newsletter.ops import doctor
+from newsletter.ops.doctor import doctor
 from tests.servers.arxiv_server import ArxivServer
 from tests.servers.smtp import FaultSMTPServer, make_tls_files
 
@@ -76,7 +76,7 @@ def test_smtp_auth_refused_fails_with_the_fix_and_no_secret(project, arxiv, tls,
     line = next(ln for ln in r.out.splitlines() if ln.split()[1] == "smtp")
     assert line.startswith("fail") and "AUTH refused for 'mailer' (535)" in line
     assert "fix: check [smtp] username and the password in $NEWSLETTER_SMTP_PASSWORD" in line
-    assert "1 check(s) failed: smtp" in r.out
+    assert "1 check failed: smtp" in r.out
     assert wrong not in r.out + r.err and PASSWORD not in r.out + r.err
 
 
@@ -84,7 +84,7 @@ def test_smtp_plain_auth_refused_without_tls(project, arxiv, monkeypatch):
     """AUTH over plain text (a relay on a private network): refused credentials are a fail line."""
     from aiosmtpd.smtp import AuthResult
 
-    from newsletter.sink import SMTPServerThread
+    from newsletter.deliver.sink import SMTPServerThread
 
     class Handler:
         async def handle_DATA(self, server, session, envelope):

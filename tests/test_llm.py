@@ -9,8 +9,9 @@ import sys
 
 import pytest
 
-from newsletter.llm import CostCeilingReached, LLMError, cache_key, make_llm
-from newsletter.pipeline import PipelineError
+from newsletter.errors import CostCeilingReached
+from newsletter.errors import RunError as PipelineError
+from newsletter.llm import LLMError, cache_key, make_llm, run_sync
 from newsletter.store import Store
 from tests.servers.llm_server import LLMStub, Reply, make_config
 
@@ -42,6 +43,11 @@ def env(stub, tmp_path, monkeypatch):
     stub.release_hangs()
 
 
+def complete(llm, messages, **kw):
+    """The LLM's async call, from sync test code."""
+    return run_sync(lambda: llm.acomplete(messages, **kw))
+
+
 def test_no_model_means_no_llm(tmp_path):
     cfg = make_config(tmp_path, None)
     assert make_llm(cfg, Store.open(":memory:"), 1) is None
@@ -49,18 +55,18 @@ def test_no_model_means_no_llm(tmp_path):
 
 def test_answer_is_cached_and_rerun_makes_no_call(env, stub):
     cfg, store, llm = env()
-    a = llm.complete(MSG, max_tokens=50)
+    a = complete(llm, MSG, max_tokens=50)
     assert a.content == "OK" and not a.cached
     assert len(stub.requests) == 1
     assert stub.requests[0].headers.get("authorization") == f"Bearer {KEY}"
     # a new run (new LLM object, same store) answers from the cache
     llm2 = make_llm(cfg, store, store.start_run("run", None))
-    b = llm2.complete(MSG, max_tokens=50)
+    b = complete(llm2, MSG, max_tokens=50)
     assert b.cached and b.content == "OK"
     assert len(stub.requests) == 1
     assert llm2.calls == 0 and llm2.cost == 0
     # other parameters are another question
-    llm2.complete(MSG, max_tokens=51)
+    complete(llm2, MSG, max_tokens=51)
     assert len(stub.requests) == 2
     assert cache_key("m", MSG, {"a": 1}) != cache_key("m2", MSG, {"a": 1})
 
@@ -69,7 +75,7 @@ def test_answer_is_cached_and_rerun_makes_no_call(env, stub):
 def test_429_and_500_are_retried(env, stub, status):
     _, _, llm = env()
     stub.script(Reply(status=status), Reply(status=status))
-    a = llm.complete(MSG)
+    a = complete(llm, MSG)
     assert a.content == "OK"
     assert [r.status for r in stub.requests] == [status, status, 200]
 
@@ -77,7 +83,7 @@ def test_429_and_500_are_retried(env, stub, status):
 def test_gives_up_after_max_retries_then_falls_back(env, stub):
     _, _, llm = env(max_retries=1, fallback_models=["openai/stub-backup"])
     stub.when(lambda b: b.get("model") == "stub-model", Reply(status=500))
-    a = llm.complete(MSG)
+    a = complete(llm, MSG)
     assert a.model == "openai/stub-backup" and a.content == "OK"
     models = [r.body["model"] for r in stub.requests]
     assert models == ["stub-model", "stub-model", "stub-backup"]
@@ -87,7 +93,7 @@ def test_all_models_failing_raises_llm_error_without_the_key(env, stub, caplog):
     _, _, llm = env(max_retries=1)
     stub.when(lambda b: True, Reply(status=500))
     with caplog.at_level(logging.DEBUG), pytest.raises(LLMError) as e:
-        llm.complete(MSG)
+        complete(llm, MSG)
     assert KEY not in str(e.value) and KEY not in caplog.text
     assert llm.failures == 1
 
@@ -96,14 +102,14 @@ def test_bad_request_is_not_retried(env, stub):
     _, _, llm = env(max_retries=3)
     stub.script(Reply(status=400, body=b'{"error": {"message": "bad request", "type": "invalid_request_error"}}'))
     with pytest.raises(LLMError):
-        llm.complete(MSG)
+        complete(llm, MSG)
     assert len(stub.requests) == 1
 
 
 def test_hung_call_times_out_and_is_retried(env, stub):
     _, _, llm = env(timeout=0.5)
     stub.script(Reply(hang=True))
-    a = llm.complete(MSG)
+    a = complete(llm, MSG)
     assert a.content == "OK"
     assert len(stub.requests) == 2
     assert stub.hanging == 1  # we got the answer while the first request was still hung: the client gave up on it
@@ -127,17 +133,17 @@ def test_cost_ceiling_stops_with_a_clear_message(env, stub):
     # a model litellm knows the price of; the stub reports a million prompt tokens per answer
     _, store, llm = env(model="openai/gpt-4o-mini", max_cost_usd=0.25, concurrency=1)
     stub.when(lambda b: True, Reply(prompt_tokens=1_000_000, completion_tokens=10))
-    llm.complete([{"role": "user", "content": "1"}])
+    complete(llm, [{"role": "user", "content": "1"}])
     assert 0.1 < llm.cost < 0.25
-    llm.complete([{"role": "user", "content": "2"}])
+    complete(llm, [{"role": "user", "content": "2"}])
     assert llm.cost >= 0.25
     with pytest.raises(CostCeilingReached) as e:
-        llm.complete([{"role": "user", "content": "3"}])
+        complete(llm, [{"role": "user", "content": "3"}])
     assert isinstance(e.value, PipelineError)
     assert "max_cost_usd" in str(e.value) and "cost ceiling" in str(e.value)
     assert len(stub.requests) == 2
     # answers already paid for still come from the cache
-    assert llm.complete([{"role": "user", "content": "1"}]).cached
+    assert complete(llm, [{"role": "user", "content": "1"}]).cached
     assert store.llm_totals(llm.run_id)["calls"] == 2
 
 
@@ -145,15 +151,15 @@ def test_sync_call_inside_a_running_loop(env):
     _, _, llm = env()
 
     async def inside():
-        return llm.complete(MSG)
+        return complete(llm, MSG)
 
     assert asyncio.run(inside()).content == "OK"
 
 
 def test_importing_the_stage_modules_does_not_import_litellm():
     code = (
-        "import sys, newsletter.llm, newsletter.select, newsletter.analyze, newsletter.fulltext, "
-        "newsletter.validate; bad = [m for m in ('litellm', 'openai', 'pypdf') if m in sys.modules]; "
+        "import sys, newsletter.llm, newsletter.select, newsletter.analyze, newsletter.analyze.fulltext, "
+        "newsletter.analyze.validate, newsletter.deliver, newsletter.pipeline; bad = [m for m in ('litellm', 'openai', 'pypdf') if m in sys.modules]; "
         "print(bad); sys.exit(1 if bad else 0)"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
@@ -163,9 +169,9 @@ def test_importing_the_stage_modules_does_not_import_litellm():
 def test_retry_after_header_is_read():
     from types import SimpleNamespace
 
-    from newsletter.llm import _retry_after
+    from newsletter.llm.client import retry_after_seconds
 
     err = SimpleNamespace(response=SimpleNamespace(headers={"retry-after": "7"}))
-    assert _retry_after(err) == 7.0  # type: ignore[arg-type]
-    assert _retry_after(SimpleNamespace(response=SimpleNamespace(headers={"retry-after": "Wed, 21 Oct"}))) == 0.0
-    assert _retry_after(ValueError("x")) == 0.0 and _retry_after(None) == 0.0
+    assert retry_after_seconds(err) == 7.0  # type: ignore[arg-type]
+    assert retry_after_seconds(SimpleNamespace(response=SimpleNamespace(headers={"retry-after": "Wed, 21 Oct"}))) == 0.0
+    assert retry_after_seconds(ValueError("x")) == 0.0 and retry_after_seconds(None) == 0.0

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from newsletter.config import ROOT, load_config
-from newsletter.llm import CostCeilingReached
+from newsletter.config import load_config
+from newsletter.errors import CostCeilingReached
+from newsletter.fetch.sample import SAMPLE_DAY
 from newsletter.pipeline import run_day
-from newsletter.sample import SAMPLE_DAY
-from newsletter.sample.server import serve_sample
 from newsletter.store import Store
+from tests.conftest import ROOT
+from tests.servers.arxiv_fake import serve_sample
 from tests.servers.llm_server import Reply
 
 

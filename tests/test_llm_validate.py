@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from newsletter.validate import (
+from newsletter.analyze.validate import (
     ABSTRACT_POINTS,
     FULLTEXT_SECTIONS,
-    ScoreFormatError,
     check_answer,
     cjk_share,
     is_refusal,
     language_ok,
-    parse_scores,
     strip_preamble,
 )
+from newsletter.select.llm_scores import ScoreFormatError, parse_scores
 from tests.servers.llm_server import default_answer
 
 ZH_FULL = default_answer({"messages": [{"role": "user", "content": "方法设计详解 摘要翻译"}]})

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.lock import LockHeld, hold, holder, info_path, is_held, run_lock_path
+from newsletter.ops.lock import LockHeld, hold, holder, info_path, is_held, run_lock_path
 
 ROOT = Path(__file__).resolve().parent.parent
 
 HOLDER = textwrap.dedent("""
     import sys
-    from newsletter.lock import hold
+    from newsletter.ops.lock import hold
     with hold(sys.argv[1], sys.argv[2]):
         print("held", flush=True)
         sys.stdin.read()   # until the test closes our stdin

@@ -23,11 +23,11 @@ import pytest
 import time_machine
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED
 
-from newsletter import shutdown
 from newsletter.config import load_config
+from newsletter.fetch.arxiv import announcement_window
+from newsletter.ops import shutdown
+from newsletter.ops.schedule import build_scheduler, scheduled_run
 from newsletter.pipeline import run_day
-from newsletter.schedule import build_scheduler, scheduled_run
-from newsletter.sources.arxiv import announcement_window
 from newsletter.store import Store
 from tests.servers.arxiv_server import ArxivServer, read_entries
 from tests.servers.smtp import FaultSMTPServer
@@ -39,7 +39,7 @@ HOLIDAY = date(2026, 2, 11)  # a Wednesday on which arXiv announced nothing
 
 def entries_for(days: list[date]) -> list:
     """Three new cs.CV papers submitted inside each day's announcement window (ids unique per day)."""
-    from newsletter.sample import FEED_PATH
+    from newsletter.fetch.sample import FEED_PATH
 
     sample = read_entries(FEED_PATH)
     out = []

@@ -1,17 +1,15 @@
 """Logging: secrets masked in every record (stderr and file, message, args and traceback), a
-rotating file under var/logs/, progress bars only on a terminal."""
+rotating file under var/logs/."""
 
 from __future__ import annotations
 
 import io
 import logging
-import os
-import select
 
 import pytest
 
-from newsletter import logs
 from newsletter.config import load_config
+from newsletter.ops import logs
 
 
 @pytest.fixture
@@ -72,31 +70,3 @@ def test_log_file_rotates(project, logging_state):
     files = sorted(p.name for p in path.parent.iterdir())
     assert files == ["newsletter.log", "newsletter.log.1", "newsletter.log.2"]
     assert all(p.stat().st_size <= 2100 for p in path.parent.iterdir())
-
-
-def test_progress_bar_only_on_a_terminal():
-    plain = io.StringIO()
-    with logs.bar(5, "analyze", stream=plain) as b:
-        for _ in range(5):
-            b.advance()
-    assert plain.getvalue() == ""  # cron, systemd, pipes: no bar, no control characters
-
-    master, slave = os.openpty()
-    try:
-        with open(slave, "w", closefd=False) as tty:
-            assert tty.isatty()
-            with logs.bar(5, "analyze", stream=tty) as b:
-                for _ in range(5):
-                    b.advance()
-            tty.flush()
-        chunks = []
-        for _ in range(50):  # the pty hands the output over in pieces: read all that is there
-            ready, _, _ = select.select([master], [], [], 0.1)
-            if not ready:
-                break
-            chunks.append(os.read(master, 65536))
-        out = b"".join(chunks).decode(errors="replace")
-    finally:
-        os.close(master)
-        os.close(slave)
-    assert "analyze" in out and "\x1b[" in out  # a rich bar, drawn with terminal control sequences

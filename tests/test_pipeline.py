@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from newsletter import shutdown
 from newsletter.config import load_config
+from newsletter.errors import ArxivError
+from newsletter.fetch.sample import SAMPLE_DAY
+from newsletter.ops import shutdown
 from newsletter.pipeline import run_day
-from newsletter.sample import SAMPLE_DAY
-from newsletter.sample.server import ArxivServer, serve_sample
-from newsletter.sources.arxiv import ArxivError
 from newsletter.store import Store
+from tests.servers.arxiv_fake import ArxivServer, serve_sample
 
 
 @pytest.fixture
@@ -31,8 +31,8 @@ def outbox(project):
 def test_stop_between_stages_then_resume(project, day):
     cfg, store = day
 
-    def progress(msg: str) -> None:
-        if msg.startswith("select["):
+    def progress(ev) -> None:
+        if ev.note.startswith("select["):
             shutdown.request_stop("test")
 
     with serve_sample() as base_url:
@@ -70,7 +70,7 @@ def test_each_stage_runs_once(project, day):
         run_day(store, cfg, SAMPLE_DAY, until="render")
         html = store.get_edition(SAMPLE_DAY, "cv").html
         said: list[str] = []
-        run_day(store, cfg, SAMPLE_DAY, until="render", progress=said.append)
+        run_day(store, cfg, SAMPLE_DAY, until="render", progress=lambda ev: said.append(ev.note))
     assert any("already in the store" in m for m in said) and any("already chosen" in m for m in said)
     assert not any(m.startswith(("analyze[", "render[")) for m in said)
     assert store.get_edition(SAMPLE_DAY, "cv").html == html

@@ -7,9 +7,9 @@ import urllib.request
 
 import pytest
 
-from newsletter import preview
 from newsletter.config import load_config
 from newsletter.store import Store
+from newsletter.web import preview
 from tests.servers.render_data import reference_edition, store_rendered
 
 

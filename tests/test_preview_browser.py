@@ -10,9 +10,9 @@ from dataclasses import replace
 
 import pytest
 
-from newsletter import preview
 from newsletter.config import load_config
 from newsletter.store import Store
+from newsletter.web import preview
 from tests.servers.browser import Browser
 from tests.servers.render_data import hostile_edition, reference_edition, store_rendered, with_extra_entries
 

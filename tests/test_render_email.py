@@ -11,7 +11,7 @@ import pytest
 
 from newsletter.config import Config
 from newsletter.models import Analysis, EditionEntry
-from newsletter.render import attachments, attachments_for, personalize, render_edition
+from newsletter.render import personalize, render_edition
 from newsletter.render.email import (
     HTML_BUDGET,
     PERSONALIZATION_RESERVE,
@@ -22,6 +22,7 @@ from newsletter.render.email import (
     size_of,
 )
 from newsletter.render.markdown import parse_markdown
+from newsletter.store import Store
 from tests.servers.render_data import paper, reference_edition
 
 
@@ -60,18 +61,19 @@ def test_shortening_is_decided_by_measurement(reference_rendered):
 def test_shortened_email_attaches_the_complete_report_and_links_the_archive(reference_rendered):
     ed, r = reference_rendered
     assert is_shortened(r.html)
-    names = {a[0]: a for a in r.attachments}
+    names = {a.filename: a for a in r.attachments}
     assert set(names) == {"arxiv-cv-2026-02-09.html", "arxiv-cv-2026-02-09.md"}
-    md = names["arxiv-cv-2026-02-09.md"][2].decode()
+    md = names["arxiv-cv-2026-02-09.md"].data.decode()
     assert parse_markdown(md).entries[0].analysis.text == ed.entries[0].analysis.text
-    report = names["arxiv-cv-2026-02-09.html"][2].decode()
+    report = names["arxiv-cv-2026-02-09.html"].data.decode()
     assert "摄像机可控的动态视频" in report  # the last line of the first, longest analysis
     assert "https://news.example.org/archive/2026-02-09/cv.html#2602.06959v1" in r.html
     assert "阅读完整分析" in r.html and "完整报告见附件" in r.text
-    # from the stored edition: the same files, in message.py's (filename, content, mimetype) order
-    stored = replace(ed, html=r.html, markdown=r.markdown)
-    assert [a[0] for a in attachments_for(stored, None)] == [a[0] for a in r.attachments]
-    assert [(a[0], a[2]) for a in attachments(stored)] == [(a[0], a[1]) for a in r.attachments]
+    # kept with the edition in the store: send time attaches exactly what render produced
+    store = Store.open(":memory:")
+    store.save_selection(ed, [e.paper.id for e in ed.entries])
+    store.save_render(ed.id, r.markdown, r.html, r.text, r.attachments)
+    assert store.get_edition_by_id(ed.id).attachments == r.attachments
 
 
 def test_small_edition_is_whole_and_has_no_attachments():
@@ -79,7 +81,6 @@ def test_small_edition_is_whole_and_has_no_attachments():
     ed = replace(ed, entries=ed.entries[2:4])
     r = render_edition(ed, _cfg())
     assert r.allowance is None and r.attachments == [] and not is_shortened(r.html)
-    assert attachments_for(replace(ed, html=r.html, markdown=r.markdown), None) == []
     assert "read the full" not in r.html.lower()
 
 

@@ -9,7 +9,8 @@ import lxml.html
 import pytest
 
 from newsletter.config import Config
-from newsletter.render import _PH, personalize, render_edition
+from newsletter.placeholders import PLACEHOLDER_RE as _PH
+from newsletter.render import personalize, render_edition
 from newsletter.render.sanitize import md_inline, md_to_html
 from tests.servers.render_data import HOSTILE, hostile_edition
 

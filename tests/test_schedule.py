@@ -12,9 +12,9 @@ import pytest
 import time_machine
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED
 
-from newsletter import shutdown
 from newsletter.config import Config, load_config
-from newsletter.schedule import (
+from newsletter.ops import shutdown
+from newsletter.ops.schedule import (
     add_catch_up,
     build_scheduler,
     fire_times,
@@ -245,7 +245,7 @@ def test_crontab_weekdays_mean_what_cron_means(project, field, days):
 
 
 def test_config_accepts_crontab_weekdays_and_refuses_nonsense(project):
-    from newsletter.config import ConfigError
+    from newsletter.errors import ConfigError
 
     project.edit('cron = "30 9 * * mon-fri"', 'cron = "0 20 * * sun-thu"')
     assert load_config(project.config).schedule.cron == "0 20 * * sun-thu"

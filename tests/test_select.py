@@ -8,12 +8,15 @@ from datetime import date
 
 import pytest
 
-from newsletter.config import ROOT, Keywords, load_config
-from newsletter.llm import CostCeilingReached, make_llm
+from newsletter.config import Keywords, load_config
+from newsletter.errors import CostCeilingReached
+from newsletter.fetch.sample import load_entries
+from newsletter.keywords import keyword_score
+from newsletter.llm import make_llm
 from newsletter.models import Edition, Paper
-from newsletter.sample import load_entries
-from newsletter.select import keyword_score, prefilter, select_papers
+from newsletter.select import prefilter, select_papers
 from newsletter.store import Store
+from tests.conftest import ROOT
 from tests.servers.llm_server import Reply, kind_of, make_config, make_papers
 
 DAY = date(2026, 2, 9)

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from newsletter.config import load_config
 from newsletter.models import Edition, Paper
-from newsletter.ops import history_lines, status_lines
+from newsletter.ops.status import history_lines, status_lines
 from newsletter.store import Store
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

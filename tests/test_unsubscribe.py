@@ -13,9 +13,9 @@ import pytest
 
 from newsletter.config import load_config
 from newsletter.deliver import send_edition
-from newsletter.serve import WebServer
+from newsletter.deliver.tokens import TokenError, make_token, verify_token
 from newsletter.store import Store
-from newsletter.unsubscribe import TokenError, make_token, verify_token
+from newsletter.web.public import WebServer
 from tests.test_deliver import FAST, make_edition, people
 
 SECRET = "unsubscribe-secret-for-tests"

@@ -1,4 +1,4 @@
-"""Build the bundled sample day (newsletter/sample/) from the reference issue of 2026-02-09.
+"""Build the bundled sample day (newsletter/fetch/sample/) from the reference issue of 2026-02-09.
 
 Reads the ten papers (title, id and version, authors, categories, abstract) out of the reference
 Markdown, writes them as one arXiv API Atom response (arxiv-2026-02-09.atom) and writes one small
@@ -20,10 +20,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from newsletter.sample import FEED_PATH, SAMPLE_DIR, SAMPLE_QUERY  # noqa: E402
-from newsletter.sample.atom import Entry, feed_xml  # noqa: E402
+from newsletter.fetch.sample import FEED_PATH, SAMPLE_DIR, SAMPLE_QUERY  # noqa: E402
+from newsletter.fetch.sample.atom import Entry, feed_xml  # noqa: E402
 
-REFERENCE = Path("/work/shared/reference/arxiv_cv_report_2026-02-09.md")
+REFERENCE = ROOT / "tests" / "data" / "arxiv_cv_report_2026-02-09.md"  # a copy of the reference issue
 HEAD = re.compile(r"^## \[(?P<title>.+)\]\(https://arxiv\.org/abs/(?P<id>\d{4}\.\d{4,5})v(?P<v>\d+)\)\s*$", re.M)
 # The window of issue 2026-02-09 is Thu 2026-02-05 19:00Z .. Fri 2026-02-06 19:00Z; the reference says
 # Published 2026-02-06 for all ten, and arXiv numbers submissions in order: space them through that day.

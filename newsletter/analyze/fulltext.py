@@ -15,8 +15,8 @@ import re
 import time
 from pathlib import Path
 
-from .config import Config
-from .models import Paper
+from ..config import Config
+from ..models import Paper
 
 log = logging.getLogger(__name__)
 

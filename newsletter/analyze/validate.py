@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ..llm.prompts import strip_code_fence
+
 FULLTEXT_SECTIONS = {
     "zh": ["摘要翻译", "方法动机分析", "方法设计详解", "方法对比分析", "实验分析", "实用指南", "总结"],
     "en": [
@@ -140,11 +142,6 @@ def strip_preamble(text: str) -> tuple[str, list[str]]:
     return "\n".join(lines).strip(), removed
 
 
-def strip_code_fence(text: str) -> str:
-    m = re.match(r"^\s*```[a-zA-Z]*\s*\n(.*)\n\s*```\s*$", text, re.DOTALL)
-    return m.group(1) if m else text
-
-
 def _heading_line(title: str, tail: int | None = 40) -> re.Pattern[str]:
     # "### 1. 摘要翻译", "**1. 摘要翻译**", "1. **Motivation**", "## 2) Motivation:" ...
     # tail=None: the heading may be followed by text on the same line ("**亮点：** 本期…")
@@ -207,49 +204,3 @@ def check_answer(
         failed.append("language")
     checks["failed"] = failed
     return CheckResult(text=text, checks=checks, failed=failed)
-
-
-# -- JSON scores -------------------------------------------------------------------------------
-
-
-class ScoreFormatError(ValueError):
-    """A scoring answer that is not the JSON we asked for."""
-
-
-def parse_scores(content: str, ids: list[str]) -> dict[str, tuple[int, int, str]]:
-    """{"scores": [{"id", "relevance" 1-3, "significance" 1-3, "reason"}]} covering exactly `ids`."""
-    import json
-
-    text = strip_code_fence((content or "").strip())
-    try:
-        data = json.loads(text)
-    except ValueError:
-        # tolerate prose around one JSON value, never a partial one
-        m = re.search(r"(\{.*\}|\[.*\])", text, re.DOTALL)
-        if not m:
-            raise ScoreFormatError("no JSON in the answer") from None
-        try:
-            data = json.loads(m.group(1))
-        except ValueError as e:
-            raise ScoreFormatError(f"malformed JSON: {e}") from None
-    if isinstance(data, dict):
-        data = data.get("scores")
-    if not isinstance(data, list):
-        raise ScoreFormatError("expected a list of scores")
-    out: dict[str, tuple[int, int, str]] = {}
-    for item in data:
-        if not isinstance(item, dict):
-            raise ScoreFormatError("a score is not an object")
-        pid = str(item.get("id", "")).strip()
-        pid = re.sub(r"v\d+$", "", pid.removeprefix("arXiv:").removeprefix("arxiv:"))
-        try:
-            rel, sig = int(item.get("relevance")), int(item.get("significance"))
-        except (TypeError, ValueError):
-            raise ScoreFormatError(f"scores of {pid!r} are not integers") from None
-        if not (1 <= rel <= 3 and 1 <= sig <= 3):
-            raise ScoreFormatError(f"scores of {pid!r} out of range 1-3")
-        out[pid] = (rel, sig, str(item.get("reason", ""))[:300])
-    missing = [i for i in ids if i not in out]
-    if missing:
-        raise ScoreFormatError(f"no score for {', '.join(missing[:3])}")
-    return {i: out[i] for i in ids}

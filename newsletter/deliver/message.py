@@ -16,29 +16,25 @@ addresses are validated; the email package then folds and encodes them.
 from __future__ import annotations
 
 import base64
-import html as html_mod
-import inspect
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP, SMTPUTF8, Policy
 from email.utils import formatdate, getaddresses, make_msgid
 from urllib.parse import quote
 
-from .config import Config
-from .models import Edition
+from ..config import Config
+from ..errors import UsageError
+from ..models import Attachment, Edition
+from ..placeholders import personalize
+from .tokens import unsubscribe_url
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
-# render's placeholders are %%NL_NAME%%, %%NL_EMAIL%%, %%NL_UNSUBSCRIBE_URL%%; these older
-# spellings are also replaced by the fallback used when render has no `personalize`.
-NAME_PLACEHOLDER = "{{ recipient_name }}"
-UNSUB_PLACEHOLDER = "%%UNSUBSCRIBE_URL%%"
 
 
-class MessageError(ValueError):
+class MessageError(UsageError):
     """A configured or stored value cannot go into a header (e.g. a malformed From)."""
 
 
@@ -65,54 +61,6 @@ def parse_address(value: str, what: str) -> Address:
 def new_message_id(domain: str) -> str:
     """Unique per recipient and stable once stored in the ledger (a resend reuses it)."""
     return make_msgid(idstring=uuid.uuid4().hex[:12], domain=domain)
-
-
-@dataclass
-class Attachment:
-    filename: str
-    content: bytes
-    maintype: str = "text"
-    subtype: str = "plain"
-
-
-def _personalizer() -> Callable[[str, str, str, str, bool], str]:
-    """newsletter.render.personalize when it exists, else plain placeholder replacement."""
-    try:
-        from .render import personalize  # type: ignore[attr-defined]
-    except ImportError:
-        personalize = None
-    if personalize is not None:
-        params = inspect.signature(personalize).parameters
-        extra = {"html", "email"} & set(params)
-
-        def via_render(text: str, name: str, email: str, url: str, is_html: bool) -> str:
-            kw = {"html": is_html, "email": email}
-            return personalize(text, name=name, unsubscribe_url=url, **{k: v for k, v in kw.items() if k in extra})
-
-        return via_render
-
-    def plain(text: str, name: str, email: str, url: str, is_html: bool) -> str:
-        if is_html:
-            name, email, url = html_mod.escape(name), html_mod.escape(email), html_mod.escape(url)
-        for key, value in (("NAME", name), ("EMAIL", email), ("UNSUBSCRIBE_URL", url)):
-            text = text.replace(f"%%NL_{key}%%", value)
-        return text.replace(NAME_PLACEHOLDER, name).replace(UNSUB_PLACEHOLDER, url)
-
-    return plain
-
-
-def edition_attachments(edition: Edition, cfg: Config) -> list[Attachment]:
-    """The complete report to attach, as render decides (HTML + Markdown when the email was shortened)."""
-    try:
-        from .render import attachments_for  # type: ignore[attr-defined]
-    except ImportError:
-        return []
-    out = []
-    for filename, mime, data in attachments_for(edition, cfg):
-        maintype, _, subtype = mime.partition("/")
-        out.append(Attachment(filename, data if isinstance(data, bytes) else data.encode("utf-8"),
-                              maintype, subtype or "octet-stream"))
-    return out
 
 
 def _canonical(text: str) -> bytes:
@@ -148,21 +96,23 @@ class MessageFactory:
         self.list_id = f"{phrase} <{label}.{self.domain}>"
         self.public_url = cfg.web.public_url
         self.token_for = token_for or (lambda email: None)
-        self.personalize = _personalizer()
-        self.attachments = attachments if attachments is not None else edition_attachments(edition, cfg)
-        for a in self.attachments:
-            a.filename = clean_header(a.filename) or "report"
+        chosen = attachments if attachments is not None else edition.attachments
+        self.attachments = [Attachment(clean_header(a.filename) or "report", a.mimetype, a.data) for a in chosen]
         generic_url = self.mailto(None)
         self._attachment_blocks = [_b64_block(self._personal_attachment(a, generic_url)) for a in self.attachments]
         self._mark = f"PART{uuid.uuid4().hex}"
         self._boundary = f"=_{uuid.uuid4().hex}_"
         self._template: tuple[bytes, list[bytes]] | None = None
 
+    @staticmethod
+    def personalize(text: str, name: str, email: str, url: str, is_html: bool) -> str:
+        return personalize(text, name=name, unsubscribe_url=url, email=email, html=is_html)
+
     def _personal_attachment(self, a: Attachment, url: str) -> bytes:
-        if a.maintype != "text":
-            return a.content
-        text = a.content.decode("utf-8", "replace")
-        return _canonical(self.personalize(text, "", "", url, a.subtype == "html"))
+        if not a.mimetype.startswith("text/"):
+            return a.data
+        text = a.data.decode("utf-8", "replace")
+        return _canonical(self.personalize(text, "", "", url, a.mimetype == "text/html"))
 
     def mailto(self, token: str | None) -> str:
         subject = f"unsubscribe {token}" if token else f"unsubscribe {self.list_name}"
@@ -170,8 +120,6 @@ class MessageFactory:
 
     def unsubscribe_urls(self, email: str) -> tuple[str | None, str]:
         """(https one-click URL or None, mailto URL) for this reader."""
-        from .unsubscribe import unsubscribe_url
-
         token = self.token_for(email)
         https = unsubscribe_url(self.public_url, token) if (self.public_url and token) else None
         return https, self.mailto(token)
@@ -213,10 +161,11 @@ class MessageFactory:
         msg.set_content(marks[0], charset="utf-8", cte="7bit")
         msg.add_alternative(marks[1], subtype="html", charset="utf-8", cte="7bit")
         for a, mark in zip(self.attachments, marks[2:], strict=True):
-            msg.add_attachment(mark, subtype=a.subtype, charset="utf-8", cte="7bit", filename=a.filename)
+            maintype, _, subtype = a.mimetype.partition("/")
+            msg.add_attachment(mark, subtype=subtype, charset="utf-8", cte="7bit", filename=a.filename)
             part = msg.get_payload()[-1]
-            if a.maintype != "text":
-                part.replace_header("Content-Type", f"{a.maintype}/{a.subtype}")
+            if maintype != "text":
+                part.replace_header("Content-Type", a.mimetype)
                 part.set_param("name", a.filename)
         for n, part in enumerate(msg.walk()):
             if part.is_multipart():
@@ -263,8 +212,9 @@ class MessageFactory:
                             cte="base64")
         for a, block in zip(self.attachments, self._attachment_blocks, strict=True):
             data = base64.decodebytes(block)
-            if a.maintype == "text":
-                msg.add_attachment(data.decode("utf-8"), subtype=a.subtype, cte="base64", filename=a.filename)
+            maintype, _, subtype = a.mimetype.partition("/")
+            if maintype == "text":
+                msg.add_attachment(data.decode("utf-8"), subtype=subtype, cte="base64", filename=a.filename)
             else:
-                msg.add_attachment(data, maintype=a.maintype, subtype=a.subtype, filename=a.filename)
+                msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=a.filename)
         return msg

@@ -13,7 +13,7 @@ import hmac
 import os
 from urllib.parse import quote
 
-from .config import Config
+from ..config import Config
 
 _MAC_BYTES = 20
 

@@ -14,7 +14,6 @@ import email.utils
 import logging
 import random
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -24,8 +23,11 @@ import requests
 from arxiv import _feed
 from lxml import etree
 
+from .. import stop
 from ..config import ArxivConfig
+from ..errors import ArxivError, StopRequested
 from ..models import Paper
+from ..progress import Progress, emit
 
 log = logging.getLogger(__name__)
 
@@ -35,21 +37,18 @@ MAX_BACKOFF_SECONDS = 300.0
 USER_AGENT = f"arxiv-daily-newsletter/0.1 (arxiv.py/{arxiv.__version__})"
 _ATOM = "{http://www.w3.org/2005/Atom}"
 
-Progress = Callable[[str], None]
-
-
-class ArxivError(Exception):
-    """arXiv did not give a usable answer; str(e) is one line for the user (no traceback needed)."""
-
-
 @dataclass
 class FetchResult:
+    """One announcement's papers. `announced` is False on days arXiv announces nothing (weekends)."""
+
     papers: list[Paper]
     since: datetime  # UTC, inclusive: submissions at or after this instant
     until: datetime  # UTC, exclusive: the announcement's submission cutoff
     total: int  # opensearch:totalResults of the query (0 when no request was needed)
     requests: int = 0  # HTTP requests made, retries included
     notes: list[str] = field(default_factory=list)
+    announced: bool = True
+    attempts: int = 1  # fetches of an empty announcement, see fetch_day
 
 
 # -- the announcement calendar --------------------------------------------------------------
@@ -148,17 +147,17 @@ class _Client(arxiv.Client):
         self._session.headers["User-Agent"] = USER_AGENT
 
     def _say(self, msg: str) -> None:
-        log.info(msg)
-        if self.progress:
-            self.progress(msg)
+        emit(self.progress, "fetch", msg)
 
     def _wait_turn(self, at_least: float) -> None:
-        """Sleep so that `at_least` seconds separate this request from the previous one."""
-        if self._last_request is None:
-            return
-        left = at_least - (time.monotonic() - self._last_request)
-        if left > 0:
-            time.sleep(left)
+        """Wait so that `at_least` seconds separate this request from the previous one; a stop
+        request ends the wait at once."""
+        if self._last_request is not None:
+            left = at_least - (time.monotonic() - self._last_request)
+            if left > 0 and stop.wait(left):
+                raise StopRequested("stopped on request while waiting for arXiv")
+        if stop.stop_requested():
+            raise StopRequested("stopped on request before the next arXiv request")
 
     def _parse_feed(self, url: str, first_page: bool = True, _try_index: int = 0) -> _feed.ParsedFeed:
         """One page, retried with exponential backoff; raises ArxivError when arXiv will not answer."""
@@ -296,6 +295,29 @@ def fetch_day(
     cfg: ArxivConfig, categories: list[str], day: date, last_until: str | datetime | None,
     progress: Progress | None = None,
 ) -> FetchResult:
+    """The announcement of `day`, asked again while it comes back empty (see fetch_once).
+
+    arXiv's API can lag behind the announcement, so an empty answer on an announcement day is
+    retried every [arxiv] empty_retry_minutes for up to empty_retry_hours before the day counts
+    as empty (a holiday). A stop request ends the wait at once (StopRequested)."""
+    result = fetch_once(cfg, categories, day, last_until, progress)
+    deadline = time.monotonic() + cfg.empty_retry_hours * 3600
+    interval = cfg.empty_retry_minutes * 60
+    while result.announced and not result.papers and time.monotonic() + interval <= deadline:
+        emit(progress, "fetch", f"arXiv has nothing yet for {day}; asking again in {interval / 60:g} min "
+             f"(until {cfg.empty_retry_hours:g} h have passed, then the day counts as empty)")
+        if stop.wait(interval):
+            raise StopRequested(f"stopped on request while waiting for arXiv's announcement of {day}")
+        attempts = result.attempts + 1
+        result = fetch_once(cfg, categories, day, last_until, progress)
+        result.attempts = attempts
+    return result
+
+
+def fetch_once(
+    cfg: ArxivConfig, categories: list[str], day: date, last_until: str | datetime | None,
+    progress: Progress | None = None,
+) -> FetchResult:
     """The new submissions of `categories` announced for issue day `day` (see announcement_window).
 
     Raises ArxivError when arXiv fails (after retries), answers with an error or malformed feed,
@@ -308,10 +330,8 @@ def fetch_day(
     if window is None:
         until = _cutoff(_previous_weekday(day))
         note = f"no arXiv announcement reaches {day:%A %Y-%m-%d} (arXiv announces Sunday-Thursday evenings)"
-        log.info(note)
-        if progress:
-            progress(note)
-        return FetchResult(papers=[], since=until, until=until, total=0, notes=[note])
+        emit(progress, "fetch", note)
+        return FetchResult(papers=[], since=until, until=until, total=0, notes=[note], announced=False)
     since, until = window
     client = _Client(cfg, progress)
     search = arxiv.Search(
@@ -339,8 +359,6 @@ def fetch_day(
         log.info(notes[-1])
     msg = (f"arXiv: {len(inside)} papers submitted {since:%Y-%m-%d %H:%M} – {until:%Y-%m-%d %H:%M} UTC "
            f"({total} results, {client.pages} pages, {client.requests} requests)")
-    log.info(msg)
-    if progress:
-        progress(msg)
+    emit(progress, "fetch", msg)
     return FetchResult(papers=inside, since=since, until=until, total=total, requests=client.requests,
                        notes=notes)

@@ -16,24 +16,22 @@ import hashlib
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from .config import Config, LLMConfig
-from .pipeline import PipelineError
-from .store import Store
+from ..config import Config, LLMConfig
+from ..errors import CostCeilingReached, LLMFatalError
+from ..stop import stop_requested
+from ..store import Store
+from .prompts import Messages
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-Messages = list[dict[str, str]]
-
-
-class CostCeilingReached(PipelineError):
-    """The run spent its [llm] max_cost_usd; nothing more is sent to the LLM."""
 
 
 class LLMError(Exception):
@@ -83,10 +81,36 @@ def _status(e: BaseException) -> int | None:
     return s if isinstance(s, int) else None
 
 
+_FATAL_NAMES = ("AuthenticationError", "PermissionDeniedError", "NotFoundError")
+_FATAL_TEXT = re.compile(
+    r"api[_ ]?key|authenticat|unauthori[sz]ed|permission|forbidden|does not exist|model[^.]{0,40}not found"
+    r"|no such model|unknown model|invalid model|LLM Provider NOT provided",
+    re.IGNORECASE,
+)
+
+
+def is_fatal(e: BaseException) -> bool:
+    """Bad key, no permission, unknown model: every further call would fail the same way.
+
+    litellm reports a missing key of some providers as a 500 (an OpenAI client error wrapped as
+    an APIError), so the message is read too, not only the status.
+    """
+    if type(e).__name__ in _FATAL_NAMES:
+        return True
+    s = _status(e)
+    if s in (401, 403, 404):
+        return True
+    if type(e).__name__ in ("Timeout", "APITimeoutError", "APIConnectionError", "RateLimitError") or s == 429:
+        return False
+    return bool(_FATAL_TEXT.search(str(e)[:500]))
+
+
 def is_retryable(e: BaseException) -> bool:
     """429, 5xx, timeouts and connection errors are worth another try; 4xx (bad key, bad request) are not."""
     if isinstance(e, asyncio.TimeoutError | TimeoutError | ConnectionError):
         return True
+    if is_fatal(e):
+        return False
     name = type(e).__name__
     if name in ("Timeout", "APITimeoutError", "APIConnectionError", "ServiceUnavailableError",
                 "RateLimitError", "InternalServerError"):
@@ -95,7 +119,7 @@ def is_retryable(e: BaseException) -> bool:
     return s is not None and (s == 429 or s == 408 or s >= 500)
 
 
-def _retry_after(e: BaseException | None) -> float:
+def retry_after_seconds(e: BaseException | None) -> float:
     """Seconds from a Retry-After header (seconds form) on the provider's response, else 0."""
     headers = getattr(getattr(e, "response", None), "headers", None)
     try:
@@ -133,6 +157,7 @@ class LLM:
         self._sem: asyncio.Semaphore | None = None
         self._sem_loop: asyncio.AbstractEventLoop | None = None
         self._unknown_cost_warned = False
+        self.dead_models: dict[str, str] = {}  # model -> why it is fatal (bad key, unknown model)
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -179,14 +204,24 @@ class LLM:
                 cached=True, prompt_tokens=hit["prompt_tokens"] or 0, completion_tokens=hit["completion_tokens"] or 0,
             )
         errors: list[str] = []
+        fatal = 0
         for model in self.models:
+            if model in self.dead_models:
+                errors.append(f"{model}: {self.dead_models[model]}")
+                fatal += 1
+                continue
             try:
                 ans = await self._with_retries(model, messages, params)
             except CostCeilingReached:
                 raise
             except Exception as e:  # noqa: BLE001 - every provider error means: try the next model
                 errors.append(f"{model}: {_short(e)}")
-                log.warning("LLM %s failed: %s", model, _short(e))
+                if is_fatal(e):
+                    fatal += 1
+                    self.dead_models[model] = _short(e)  # never asked again this run
+                    log.error("LLM %s refuses every call: %s", model, _short(e))
+                else:
+                    log.warning("LLM %s failed: %s", model, _short(e))
                 continue
             self.store.put_llm_call({
                 "key": key, "model": ans.model, "messages": json.dumps(messages, ensure_ascii=False),
@@ -197,6 +232,11 @@ class LLM:
             })
             return ans
         self.failures += 1
+        if fatal == len(self.models):
+            raise LLMFatalError(
+                f"the LLM refuses every call ({'; '.join(errors)}); check [llm] model and the key in "
+                f"${self.cfg.api_key_env}, or set [llm] on_failure = \"extractive\" to mail without it"
+            )
         raise LLMError("; ".join(errors) or "no model configured")
 
     async def _with_retries(self, model: str, messages: Messages, params: dict[str, Any]) -> Answer:
@@ -207,12 +247,13 @@ class LLM:
         def wait(state: Any) -> float:
             """Exponential backoff with jitter, or the server's Retry-After when it asks for longer."""
             exc = state.outcome.exception() if state.outcome else None
-            return max(backoff(state), min(_retry_after(exc), self.max_backoff))
+            return max(backoff(state), min(retry_after_seconds(exc), self.max_backoff))
 
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.cfg.max_retries + 1),
             wait=wait,
-            retry=retry_if_exception(lambda e: is_retryable(e) and not isinstance(e, CostCeilingReached)),
+            retry=retry_if_exception(lambda e: is_retryable(e) and not isinstance(e, CostCeilingReached)
+                                     and not stop_requested()),
             reraise=True,
         )
         async for attempt in retrying:
@@ -252,10 +293,6 @@ class LLM:
             prompt_tokens=pt, completion_tokens=ct,
         )
 
-    def complete(self, messages: Messages, **kw: Any) -> Answer:
-        """Sync form of `acomplete`."""
-        return run_sync(lambda: self.acomplete(messages, **kw))
-
     def stats(self) -> dict[str, float]:
         return {
             "calls": self.calls, "answers": self.answers, "cache_hits": self.cache_hits, "failures": self.failures,
@@ -267,48 +304,29 @@ def make_llm(cfg: Config, store: Store, run_id: int) -> LLM | None:
     """The run's LLM, or None when no model is configured (the extractive analyzer then runs)."""
     if not cfg.llm.model:
         return None
-    if not cfg.llm.api_key() and not _keyless(cfg.llm):
-        log.warning("[llm] model %s is set but $%s is empty; calls will likely fail and fall back",
-                    cfg.llm.model, cfg.llm.api_key_env)
     return LLM(cfg.llm, store, run_id)
 
 
-def _keyless(cfg: LLMConfig) -> bool:
+def keyless(cfg: LLMConfig) -> bool:
     """Local servers (Ollama, vLLM, LM Studio on loopback) need no key."""
     return cfg.model.startswith(("ollama", "ollama_chat")) or "127.0.0.1" in cfg.api_base or "localhost" in cfg.api_base
 
 
-# -- prompts ------------------------------------------------------------------------------------
+def preflight(cfg: LLMConfig) -> str | None:
+    """What is wrong with the LLM settings before any work starts (no network): None when fine.
 
-USER_MARK = "--- user ---"
-
-
-def templates_dir() -> Any:
-    from pathlib import Path
-
-    import newsletter
-
-    return Path(newsletter.__file__).resolve().parent.parent / "templates" / "prompts"
-
-
-def prompt_messages(language: str, name: str, **ctx: Any) -> Messages:
-    """Render templates/prompts/{language}/{name}.j2 into [system, user] messages."""
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined
-
-    env = _ENV.get("env")
-    if env is None:
-        env = Environment(loader=FileSystemLoader(str(templates_dir())), undefined=StrictUndefined,
-                          autoescape=False, keep_trailing_newline=False)
-        _ENV["env"] = env
-    text = env.get_template(f"{language}/{name}.j2").render(**ctx)
-    system, _, user = text.partition(USER_MARK)
-    return [{"role": "system", "content": system.strip()}, {"role": "user", "content": user.strip()}]
-
-
-def prompt_hash(language: str, name: str) -> str:
-    """Changes when the template changes, so stored scores from an older prompt are not reused."""
-    src = (templates_dir() / language / f"{name}.j2").read_bytes()
-    return hashlib.sha256(src).hexdigest()[:16]
-
-
-_ENV: dict[str, Any] = {}
+    A model with no key would only fail later, call after call; a model litellm cannot route
+    (a typo in the provider prefix) likewise.
+    """
+    if not cfg.model:
+        return None
+    if not cfg.api_key() and not keyless(cfg):
+        return (f"[llm] model {cfg.model!r} is set but the environment variable {cfg.api_key_env} is empty; "
+                f"export the key there, or clear [llm] model to use the extractive analyzer")
+    litellm = _import_litellm()
+    for model in [cfg.model, *cfg.fallback_models]:
+        try:
+            litellm.get_llm_provider(model, api_base=cfg.api_base or None)
+        except Exception as e:  # noqa: BLE001 - litellm raises BadRequestError and others
+            return f"[llm] model {model!r} is not a model litellm can route ({_short(e)}); check its name"
+    return None

@@ -1,6 +1,7 @@
-"""Operations: `doctor` (is everything reachable and accepted?), `status` (what happened, what is
-next), `history` (which editions featured what). Plain functions returning lines, so the CLI only
-prints them and tests call them directly.
+"""`newsletter doctor`: is everything `run`, `send` and `serve` need configured, reachable and accepted?
+
+One line per check (ok / fail / skip) with the fix. Plain functions returning Check objects, so
+the CLI only prints them and tests call them directly.
 """
 
 from __future__ import annotations
@@ -11,14 +12,12 @@ import ssl
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .config import Config, ConfigError, load_config, load_subscribers
-from .store import Store, StoreError
-
-# -- doctor ------------------------------------------------------------------------------------
+from ..config import Config, load_config, load_subscribers
+from ..errors import ConfigError, StoreError
+from ..store import Store
 
 
 @dataclass
@@ -76,7 +75,7 @@ def smtp_context(cfg: Config) -> ssl.SSLContext:
 def check_smtp(cfg: Config) -> Check:
     s = cfg.smtp
     if not s.host:
-        from .sink import outbox_sink
+        from ..deliver.sink import outbox_sink
 
         outbox = cfg.resolve(s.outbox)
         try:
@@ -202,106 +201,4 @@ def doctor(config: str | Path | None = None, emit: Callable[[str], None] | None 
             add(fn(cfg))
         except Exception as e:  # a check must never crash the others
             add(Check(fn.__name__.removeprefix("check_"), "fail", f"{type(e).__name__}: {e}", "see the log"))
-    return out
-
-
-# -- status ------------------------------------------------------------------------------------
-
-
-def _deliveries(d: dict[str, Any]) -> str:
-    """'sent 2 (2 now), deferred 1': the non-zero counts of a delivery report."""
-    now = d.get("sent_now")
-    parts = [f"{k} {v}" + (f" ({now} now)" if k == "sent" and now is not None else "")
-             for k, v in sorted(d.items()) if k != "sent_now" and isinstance(v, int) and v]
-    return ", ".join(parts) or "nothing to send"
-
-
-def _counts(c: dict[str, Any]) -> str:
-    """A run's counts in one line: fetched N; profile: P papers, status; deliveries."""
-    parts = []
-    if "fetched" in c:
-        parts.append(f"fetched {c['fetched']}")
-    for k, v in c.items():
-        if k == "fetched":
-            continue
-        if isinstance(v, dict) and "papers" in v:
-            bit = f"{k}: {v['papers']} papers, {v.get('status', '')}"
-            if v.get("deliveries"):
-                bit += f"; {_deliveries(v['deliveries'])}"
-            parts.append(bit)
-        elif isinstance(v, dict):  # `send`: profile -> delivery counts
-            parts.append(f"{k}: {_deliveries(v)}")
-        else:
-            parts.append(f"{k} {v}")
-    return "; ".join(parts)
-
-
-def status_lines(cfg: Config, store: Store, now: datetime | None = None, runs: int = 10) -> list[str]:
-    """What `newsletter status` prints: scheduler, last runs, editions and the delivery ledger."""
-    from .lock import describe, holder, is_held, run_lock_path, scheduler_lock_path
-    from .schedule import next_fire, tz
-
-    now = (now or datetime.now(tz(cfg))).astimezone(tz(cfg))
-    lines: list[str] = []
-    nxt = next_fire(cfg, now)
-    sl = scheduler_lock_path(cfg.var_dir)
-    sched = f"running ({describe(holder(sl))})" if is_held(sl) else "not running (start it: newsletter schedule)"
-    lines.append(f"scheduler: {sched}")
-    lines.append(f"next scheduled run: {nxt:%a %Y-%m-%d %H:%M %Z}" if nxt else "next scheduled run: never")
-    lines[-1] += f" (cron {cfg.schedule.cron!r}, {cfg.schedule.timezone})"
-    rl = run_lock_path(cfg.var_dir)
-    if is_held(rl):
-        lines.append(f"in progress: {describe(holder(rl))}")
-    rows = store.recent_runs(runs)
-    lines.append("last runs:" if rows else "last runs: none yet")
-    for r in rows:
-        took = ""
-        if r["finished"] and r["started"]:
-            try:
-                secs = (datetime.fromisoformat(r["finished"]) - datetime.fromisoformat(r["started"])).total_seconds()
-                took = f" in {secs:.0f}s"
-            except ValueError:
-                pass
-        lines.append(f"  #{r['id']} {r['command']} issue {r['date'] or '-'} started {r['started']}{took}: "
-                     f"{r['status']} at stage {r['stage']}, cost ${r['cost'] or 0:.4f}")
-        c = _counts(r["counts"] or {})
-        if c:
-            lines.append(f"      {c}")
-        if r["error"]:
-            lines.append(f"      error: {r['error']}")
-    eds = store.list_editions(10)
-    if eds:
-        lines.append("editions:")
-        for e in eds:
-            c = store.delivery_counts(e["id"])
-            lines.append(f"  {e['date']} {e['profile']}: {e['papers']} papers, {e['status']}; deliveries "
-                         + (", ".join(f"{k} {v}" for k, v in sorted(c.items())) or "none"))
-    total = store.delivery_counts()
-    lines.append("deliveries: " + ", ".join(f"{k} {total.get(k, 0)}" for k in
-                                              ("sent", "pending", "sending", "deferred", "failed", "suppressed")))
-    issues = store.delivery_issues(("pending", "sending", "deferred", "failed"), limit=10)
-    for d in issues:
-        err = f": {d['last_error']}" if d["last_error"] else ""
-        lines.append(f"  {d['status']} {d['email']} ({d['date']} {d['profile']}, {d['attempts']} attempts){err}")
-    if any(d["status"] in ("pending", "sending", "deferred") for d in issues):
-        lines.append("  (pending and deferred messages go out on the next run or `newsletter send --date DAY`)")
-    return lines
-
-
-# -- history -----------------------------------------------------------------------------------
-
-
-def history_lines(store: Store, query: str = "", profile: str | None = None, limit: int = 20) -> list[str]:
-    """Editions newest first and the papers they featured; with a query, only editions featuring a
-    matching paper (an arXiv id, or words found in a title or abstract), matches marked with '*'."""
-    rows = store.search_editions(query, profile, limit)
-    if not rows:
-        return [f"no edition featured {query!r}" if query else "no editions yet"]
-    out: list[str] = []
-    for e in rows:
-        out.append(f"{e['date']} {e['profile']} ({e['status']}, {len(e['papers'])} papers, sent to {e['sent']}): "
-                   f"{e['title']}")
-        for p in e["papers"]:
-            mark = "*" if p["id"] in e["matches"] else " "
-            out.append(f"  {mark}{p['rank']:>2}. {p['id']}v{p['version']}  {p['title']}")
     return out

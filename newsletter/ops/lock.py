@@ -18,11 +18,13 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from ..errors import LockHeld as _LockHeldBase
+
 RUN_LOCK = "newsletter.lock"
 SCHEDULER_LOCK = "scheduler.lock"
 
 
-class LockHeld(Exception):
+class LockHeld(_LockHeldBase):
     """Another newsletter process holds the lock; str(e) names it and says what to do."""
 
     def __init__(self, path: Path, holder: dict[str, Any] | None):

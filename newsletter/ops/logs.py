@@ -11,13 +11,12 @@ import logging
 import logging.handlers
 import os
 import sys
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .config import Config
+    from ..config import Config
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 NOISY = ("LiteLLM", "litellm", "httpx", "httpcore", "cssutils", "mail.log", "arxiv", "urllib3", "apscheduler")
@@ -135,6 +134,7 @@ def attach_file(
 
 
 def detach_file() -> None:
+    """Close the log file (the scheduler at exit; tests between cases)."""
     h = _state["file"]
     if h is not None:
         logging.getLogger().removeHandler(h)
@@ -146,40 +146,3 @@ def detach_file() -> None:
 def say(msg: str) -> None:
     """A progress line for the person at the terminal (stderr), secrets masked."""
     print(mask(msg), file=sys.stderr, flush=True)
-
-
-def is_terminal(stream=None) -> bool:
-    s = stream or sys.stderr
-    return bool(getattr(s, "isatty", lambda: False)())
-
-
-class _NoBar:
-    def advance(self, n: int = 1) -> None:
-        pass
-
-
-@contextmanager
-def bar(total: int, label: str, stream=None) -> Iterator[Any]:
-    """A rich progress bar on a terminal; elsewhere (cron, systemd, tests) nothing but a log line.
-
-    Use: `with bar(len(papers), "analyze") as b: ... b.advance()`.
-    """
-    log = logging.getLogger("newsletter.progress")
-    if not is_terminal(stream) or total <= 1:
-        log.info("%s: %d items", label, total)
-        yield _NoBar()
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    console = Console(file=stream or sys.stderr)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as p:
-        task = p.add_task(label, total=total)
-
-        class _Bar:
-            def advance(self, n: int = 1) -> None:
-                p.advance(task, n)
-
-        yield _Bar()
-

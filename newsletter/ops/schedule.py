@@ -20,11 +20,13 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 
+from ..config import Config
+from ..cron import crontab_trigger
+from ..errors import NewsletterError
+from ..store import Store
 from . import shutdown
-from .config import Config
-from .cron import crontab_trigger
 from .lock import LockHeld, hold, run_lock_path, scheduler_lock_path
-from .store import Store
+from .logs import detach_file
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +67,6 @@ def previous_fire(cfg: Config, now: datetime | None = None, lookback: timedelta 
     return times[-1] if times else None
 
 
-def day_done(store: Store, day: date) -> bool:
-    """A full run for this issue date finished and nothing is left pending or half-sent."""
-    return store.day_run_ok(day) and not store.day_unsent(day)
-
-
 def missed_run(store: Store, cfg: Config, now: datetime | None = None) -> date | None:
     """The issue date to catch up on start: today's scheduled time has passed (within the
     misfire grace time) and the store shows no finished run for today."""
@@ -81,7 +78,9 @@ def missed_run(store: Store, cfg: Config, now: datetime | None = None) -> date |
         log.warning("today's %s run was missed by more than the grace time (%ss); the next issue covers it",
                     last.strftime("%H:%M"), cfg.schedule.misfire_grace_seconds)
         return None
-    return None if day_done(store, last.date()) else last.date()
+    from ..pipeline import day_done
+
+    return None if day_done(store, cfg, last.date()) else last.date()
 
 
 def _explain(store: Store, day: date, report: Any) -> None:
@@ -107,7 +106,7 @@ def scheduled_run(cfg: Config, day: date | None = None, wait_lock: float | None 
     Waits for the run lock (a manual `newsletter run` may hold it) up to the misfire grace time.
     Returns the pipeline's DayReport, or None when nothing ran.
     """
-    from .pipeline import run_day
+    from ..pipeline import run_day
 
     if shutdown.stop_requested():
         return None
@@ -135,6 +134,9 @@ def scheduled_run(cfg: Config, day: date | None = None, wait_lock: float | None 
             log.warning("scheduled run for %s waits: %s", day, e)
             if shutdown.wait(min(LOCK_RETRY_SECONDS, left)):
                 return None
+        except NewsletterError as e:  # arXiv down, SMTP refused...: one line, the scheduler goes on
+            log.error("scheduled run for issue %s failed: %s; see `newsletter status`", day, e)
+            return None
         except Exception:
             log.exception("scheduled run for issue %s failed; see `newsletter status`", day)
             return None
@@ -187,4 +189,5 @@ def serve(cfg: Config, catch_up: bool = True) -> int:
             log.info("stopping: %s; waiting for the job in flight", shutdown.stop_reason() or "exit")
             sched.shutdown(wait=True)
         log.info("scheduler stopped cleanly")
+    detach_file()  # the log file is closed with everything written
     return 0

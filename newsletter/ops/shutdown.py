@@ -1,8 +1,8 @@
-"""A process-wide stop flag: SIGTERM/SIGINT ask long loops to stop at a safe point.
+"""SIGTERM/SIGINT set the process-wide stop flag (newsletter.stop) instead of killing the process.
 
-The delivery loop polls `stop_requested()` between messages, so the message in flight is finished
-and the ledger never keeps a row in 'sending'; the scheduler stops taking new jobs. A second
-signal while stopping raises KeyboardInterrupt (the operator insists).
+The delivery loop checks the flag between messages, so the message in flight is finished and the
+ledger never keeps a row in 'sending'; waits and backoffs wake at once; the scheduler stops taking
+new jobs. A second signal while stopping raises KeyboardInterrupt (the operator insists).
 """
 
 from __future__ import annotations
@@ -13,38 +13,11 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from ..stop import request_stop, reset, stop_reason, stop_requested, wait
+
+__all__ = ["graceful", "request_stop", "reset", "stop_reason", "stop_requested", "wait"]
+
 log = logging.getLogger(__name__)
-
-_STOP = threading.Event()
-_reason: list[str] = []
-
-
-def request_stop(reason: str = "stop requested") -> None:
-    """Ask every loop to stop at its next safe point."""
-    if not _STOP.is_set():
-        _reason[:] = [reason]
-    _STOP.set()
-
-
-def stop_requested() -> bool:
-    """True once a stop was requested; loops check it between units of work."""
-    return _STOP.is_set()
-
-
-def stop_reason() -> str:
-    return _reason[0] if _reason else ""
-
-
-def wait(seconds: float) -> bool:
-    """Sleep up to `seconds`, waking early on a stop request; True when stopping."""
-    return _STOP.wait(seconds)
-
-
-def reset() -> None:
-    """Clear the flag (tests, and a fresh command in the same process)."""
-    _STOP.clear()
-    _reason.clear()
-
 
 @contextmanager
 def graceful(signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT)) -> Iterator[None]:
@@ -59,7 +32,7 @@ def graceful(signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT)) -> Iter
 
     def handler(signum: int, frame) -> None:  # noqa: ARG001
         name = signal.Signals(signum).name
-        if _STOP.is_set():
+        if stop_requested():
             log.warning("%s again while stopping: giving up now", name)
             raise KeyboardInterrupt
         log.warning("%s received: finishing the message in flight, then stopping", name)

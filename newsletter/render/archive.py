@@ -14,16 +14,16 @@ from markupsafe import Markup
 
 from ..models import Edition
 from . import ui
-from .email import _card, _trusted, env
+from .email import card, env, trusted
 from .sanitize import md_to_html, one_line
 
 
-def _page_ctx(lang: str) -> dict:
+def page_context(lang: str) -> dict:
     return {
         "lang": lang,
         "fonts": Markup(ui.FONT_STACK),
         "mono": Markup(ui.MONO_STACK),
-        "ui": {k: _trusted(v) for k, v in ui.strings(lang).items()},
+        "ui": {k: trusted(v) for k, v in ui.strings(lang).items()},
     }
 
 
@@ -32,12 +32,12 @@ def report_page(ed: Edition, cfg=None, back: str = "") -> str:
     s = ui.strings(ed.language)
     cards = []
     for e in ed.entries:
-        c = _card(e, ed.language, None, "")
+        c = card(e, ed.language, None, "")
         c["all_authors"] = ", ".join(one_line(a) for a in e.paper.authors)
         c["abstract_html"] = Markup(md_to_html(one_line(e.paper.abstract))) if e.paper.abstract.strip() else ""
         cards.append(c)
     return env().get_template("archive_edition.html.j2").render(
-        **_page_ctx(ed.language),
+        **page_context(ed.language),
         page_title=one_line(ed.title),
         title=one_line(ed.title),
         subline=f"{ed.date.isoformat()} · {ed.profile} · {len(ed.entries)} {s['papers']}",
@@ -61,7 +61,7 @@ def index_page(editions: list[dict], heading: str = "arXiv daily: archive", prev
         link = href(r) if href else ui.archive_path(date.fromisoformat(r["date"]), r["profile"])
         rows.append({**r, "href": link, "title": one_line(r.get("title") or "")})
     return env().get_template("archive_index.html.j2").render(
-        **_page_ctx("en"), page_title=heading, heading=heading, editions=rows, preview=preview, wide=False,
+        **page_context("en"), page_title=heading, heading=heading, editions=rows, preview=preview, wide=False,
     )
 
 

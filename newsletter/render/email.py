@@ -23,7 +23,7 @@ from . import ui
 from .markdown import anchor
 from .sanitize import md_inline, md_to_html, neutralize, one_line
 
-TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"  # package data: wheels carry it
 HTML_BUDGET = 100_000  # bytes of UTF-8; Gmail clips at ~102 KB
 PERSONALIZATION_RESERVE = 1_500  # room for the longest name + unsubscribe URL substituted later
 SHORTENED_MARK = "nl-shortened"  # an id in the HTML of a shortened edition (see is_shortened)
@@ -108,7 +108,7 @@ def shorten_analysis(text: str, allowance: int) -> str:
     return "\n\n".join(blocks[i] for i in sorted(keep))
 
 
-def _card(e: EditionEntry, lang: str, allowance: int | None, full_url: str) -> dict:
+def card(e: EditionEntry, lang: str, allowance: int | None, full_url: str) -> dict:
     p, a = e.paper, e.analysis
     s = ui.strings(lang)
     text = a.text if a else ""
@@ -157,7 +157,7 @@ def env():
     return _ENV
 
 
-def _trusted(s: str) -> Markup:
+def trusted(s: str) -> Markup:
     """Our own words (may hold placeholders): escaped but not neutralized."""
     return Markup(escape(s))
 
@@ -167,8 +167,8 @@ def _mjml_source(ed: Edition, cfg, allowance: int | None, keep_cards: int | None
     s = ui.strings(lang)
     full_url = ui.archive_url(cfg, ed.date, ed.profile)
     entries = ed.entries if keep_cards is None else ed.entries[:keep_cards]
-    cards = [_card(e, lang, allowance, full_url) for e in entries]
-    dropped = [_card(e, lang, 0, full_url) for e in ed.entries[len(entries):]]
+    cards = [card(e, lang, allowance, full_url) for e in entries]
+    dropped = [card(e, lang, 0, full_url) for e in ed.entries[len(entries):]]
     shortened = any(c["shortened"] for c in cards) or bool(dropped)
     note = s["attached"] if shortened else ""
     summary = ed.summary.strip()
@@ -179,15 +179,15 @@ def _mjml_source(ed: Edition, cfg, allowance: int | None, keep_cards: int | None
         preheader=preheader,
         fonts=Markup(ui.FONT_STACK.replace('"', "'")),
         mono=Markup(ui.MONO_STACK.replace('"', "'")),
-        ui={k: _trusted(v) for k, v in s.items()},
+        ui={k: trusted(v) for k, v in s.items()},
         subline=f"{ed.date.isoformat()} · {ed.profile} · {len(ed.entries)} {s['papers']}",
         intro=s["intro"].format(n=len(ed.entries)) if ed.entries else s["nothing"],
-        shortened_note=_trusted(note) if note else "",
+        shortened_note=trusted(note) if note else "",
         summary_html=Markup(md_to_html(summary)) if summary else "",
         cards=cards,
         dropped=dropped,
-        dropped_note=_trusted(s["cards_dropped"].format(n=len(dropped))),
-        why=_trusted(s["why"].replace("{profile}", str(escape(neutralize(ed.profile))))),
+        dropped_note=trusted(s["cards_dropped"].format(n=len(dropped))),
+        why=trusted(s["why"].replace("{profile}", str(escape(neutralize(ed.profile))))),
         archive_url=full_url,
     )
     if shortened:

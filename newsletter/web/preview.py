@@ -24,15 +24,22 @@ from dataclasses import dataclass
 from datetime import date
 from html import escape
 
-from .localserver import LocalServer
-from .models import Edition, Subscriber
+from ..config import load_subscribers
+from ..deliver import message_factory, new_message_id
+from ..errors import UsageError
+from ..models import Edition, Subscriber
+from ..placeholders import personalize
+from ..render import ui
+from ..render.archive import archive_for_path, index_page, page_context
+from ..render.email import env, is_shortened
+from .server import LocalServer
 
 log = logging.getLogger(__name__)
 
 SAMPLE = Subscriber(email="reader@example.org", name="Sample Reader", profiles=[])
 
 
-class PreviewError(Exception):
+class PreviewError(UsageError):
     """The preview cannot start (unknown subscriber, no such edition...): exit 2 with this message."""
 
 
@@ -47,8 +54,6 @@ def find_recipient(cfg, email: str | None) -> Recipient:
     """The `--as` subscriber from the subscriber files, or the sample reader."""
     if not email:
         return Recipient(SAMPLE.email, SAMPLE.name, True)
-    from .config import load_subscribers
-
     for s in load_subscribers(cfg):
         if s.email.lower() == email.strip().lower():
             return Recipient(s.email, s.name, False)
@@ -56,15 +61,8 @@ def find_recipient(cfg, email: str | None) -> Recipient:
 
 
 def _message(store, cfg, ed: Edition, who: Recipient):
-    """The recipient's exact message as the delivery code builds it, or None if unavailable."""
-    try:
-        from .message import MessageFactory, new_message_id
-        from .unsubscribe import make_token, secret_from_env
-    except ImportError:
-        return None
-    secret = secret_from_env(cfg)
-    token_for = (lambda email: make_token(secret, email, ed.profile)) if secret else None
-    factory = MessageFactory(cfg, ed, token_for=token_for)
+    """The recipient's exact message as the delivery code builds it."""
+    factory = message_factory(cfg, ed)
     mid = ""
     if ed.id is not None:
         for d in store.deliveries(ed.id):
@@ -86,8 +84,6 @@ def personalised_parts(store, cfg, ed: Edition, who: Recipient) -> tuple[str, st
         text = msg.get_body(("plain",)).get_content()
         headers = "\n".join(f"{k}: {v}" for k, v in msg.items())
         return html, text, headers
-    from .render import personalize
-
     url = f"{cfg.web.public_url}/unsubscribe" if cfg.web.public_url else "mailto:unsubscribe@example.org"
     return (
         personalize(ed.html, name=who.name, unsubscribe_url=url, email=who.email, html=True),
@@ -98,16 +94,12 @@ def personalised_parts(store, cfg, ed: Edition, who: Recipient) -> tuple[str, st
 
 def edition_page(store, cfg, ed: Edition, who: Recipient) -> str:
     """The preview of one edition: email, text part and Markdown side by side."""
-    from .render import ui
-    from .render.archive import _page_ctx
-    from .render.email import env, is_shortened
-
     html, text, headers = personalised_parts(store, cfg, ed, who)
     base = f"/edition/{ed.id}"
     as_line = (f"as {who.name} <{who.email}>" if not who.sample else f"as the sample reader <{who.email}>"
                " (use --as EMAIL for a subscriber's exact message)")
     return env().get_template("archive_preview.html.j2").render(
-        **_page_ctx(ed.language),
+        **page_context(ed.language),
         page_title=f"Preview: {ed.title}",
         title=ed.title,
         subline=f"{ed.date.isoformat()} · {ed.profile} · {len(ed.entries)} papers · {ed.status}",
@@ -135,8 +127,6 @@ def _not_rendered(ed: Edition) -> str:
 
 def make_app(store, cfg, as_email: str | None = None):
     """The preview as a WSGI app (routes in the module docstring)."""
-    from .render.archive import archive_for_path, index_page
-
     who = find_recipient(cfg, as_email)
     cache: dict[int, tuple[str, str, str]] = {}
 

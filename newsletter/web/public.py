@@ -18,10 +18,11 @@ from collections.abc import Callable
 from html import escape
 from urllib.parse import parse_qs
 
-from .config import Config
-from .localserver import LocalServer
-from .store import Store
-from .unsubscribe import TokenError, secret_from_env, verify_token
+from ..config import Config
+from ..deliver.tokens import TokenError, secret_from_env, verify_token
+from ..render.archive import archive_for_path, index_page
+from ..store import Store
+from .server import LocalServer
 
 log = logging.getLogger(__name__)
 
@@ -96,10 +97,8 @@ def make_app(store: Store, cfg: Config) -> Callable:
             elif method not in ("GET", "HEAD"):
                 status, body = "405 Method Not Allowed", _page("Not allowed", "<p>Only GET here.</p>")
             elif path == "/":
-                from .render.archive import index_page
-
                 body = index_page([r for r in store.list_editions() if r["status"] in ("rendered", "sent")])
-            elif path.startswith("/archive/") and (page := _archive(store, cfg, path)) is not None:
+            elif path.startswith("/archive/") and (page := archive_for_path(store, cfg, path)) is not None:
                 body = page
             else:
                 raise LookupError
@@ -137,8 +136,3 @@ def serve(store: Store, cfg: Config, port: int | None = None, ready: Callable[[s
     finally:
         server.close()
 
-
-def _archive(store: Store, cfg: Config, path: str) -> str | None:
-    from .render.archive import archive_for_path
-
-    return archive_for_path(store, cfg, path)

@@ -1,11 +1,10 @@
-"""A local stand-in for export.arxiv.org: the API query endpoint and PDFs, on 127.0.0.1 only.
+"""A fault-injecting stand-in for export.arxiv.org (tests only): the API query endpoint and PDFs on 127.0.0.1.
 
 It answers `/api/query` honestly from a list of entries (the sample day by default): the
 `search_query` is parsed (field:value terms, AND / OR / ANDNOT, parentheses, `cat:`,
 `submittedDate:[YYYYMMDDHHMM TO YYYYMMDDHHMM]`, `ti:`/`abs:`/`au:`/`all:` substrings), results are
 sorted and paged by `start`/`max_results` with `opensearch:totalResults`, exactly as arXiv does.
-`/pdf/<id>` serves the sample PDFs. `newsletter run --demo` fetches through it (the network code
-path), and tests use `ArxivServer` to inject arXiv's bad days: 429/503 with or without
+`/pdf/<id>` serves the sample PDFs. Tests use `ArxivServer` to inject arXiv's bad days: 429/503 with or without
 Retry-After, error feeds, malformed XML, empty pages that contradict totalResults, stale feeds,
 slow answers. Every request is recorded with a monotonic timestamp.
 """
@@ -22,10 +21,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
+from xml.sax.saxutils import escape, quoteattr
 
-from . import SAMPLE_DIR, load_entries
-from .atom import Entry, error_feed, feed_xml
+from newsletter.fetch.sample import SAMPLE_DIR, load_entries
+from newsletter.fetch.sample.atom import ARXIV, ATOM, OPENSEARCH, Entry, atom_time, feed_id, feed_xml
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,32 @@ FAULT_KINDS = ("status", "rate_text", "error_feed", "malformed", "empty_page", "
 
 class QueryError(ValueError):
     """A search_query the server (like arXiv) cannot run; answered with an error feed and HTTP 400."""
+
+
+def error_feed(message: str, query: dict[str, str] | None = None) -> bytes:
+    """What arXiv answers to a query it cannot run: one entry titled Error under api/errors."""
+    anchor = message.replace(" ", "_")
+    q = urlencode(query or {})
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<feed xmlns="{ATOM}" xmlns:opensearch="{OPENSEARCH}" xmlns:arxiv="{ARXIV}">\n'
+        f'  <id>https://arxiv.org/api/{feed_id(q)}</id>\n'
+        f"  <title>arXiv Query: {escape(q)}</title>\n"
+        f"  <updated>{atom_time(datetime.now(UTC))}</updated>\n"
+        f'  <link href={quoteattr("https://arxiv.org/api/query?" + q)} type="application/atom+xml"/>\n'
+        "  <opensearch:itemsPerPage>1</opensearch:itemsPerPage>\n"
+        "  <opensearch:totalResults>1</opensearch:totalResults>\n"
+        "  <opensearch:startIndex>0</opensearch:startIndex>\n"
+        "  <entry>\n"
+        f"    <id>http://arxiv.org/api/errors#{escape(anchor)}</id>\n"
+        "    <title>Error</title>\n"
+        f"    <summary>{escape(message)}</summary>\n"
+        f"    <updated>{atom_time(datetime.now(UTC))}</updated>\n"
+        f'    <link href={quoteattr("http://arxiv.org/api/errors#" + anchor)} rel="alternate" type="text/html"/>\n'
+        "    <author>\n      <name>arXiv api core</name>\n    </author>\n"
+        "  </entry>\n"
+        "</feed>\n"
+    ).encode()
 
 
 # -- search_query evaluation -----------------------------------------------------------------

@@ -7,8 +7,8 @@
         srv.gaps()                        # seconds between API requests, as the server saw them
 """
 
-from newsletter.sample.atom import Entry, error_feed, feed_xml, read_entries
-from newsletter.sample.server import ArxivServer, Fault, RecordedRequest, compile_query, serve_sample
+from newsletter.fetch.sample.atom import Entry, feed_xml, read_entries
+from tests.servers.arxiv_fake import ArxivServer, Fault, RecordedRequest, compile_query, error_feed, serve_sample
 
 __all__ = [
     "ArxivServer", "Entry", "Fault", "RecordedRequest", "compile_query", "error_feed", "feed_xml",

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
-from newsletter.sink import SMTPServerThread
+from newsletter.deliver.sink import SMTPServerThread
 
 _MSGID = re.compile(rb"^Message-ID:\s*(<[^>\r\n]+>)", re.IGNORECASE | re.MULTILINE)
 

@@ -1,8 +1,9 @@
 """The bundled sample day: the ten papers of the reference issue of 2026-02-09, in arXiv's format.
 
 `arxiv-2026-02-09.atom` is the arXiv API answer for cs.CV submissions of that issue's window;
-`<id>v<N>.pdf` are small PDFs whose text is made from each abstract. `newsletter run --demo`
-serves them from `server.serve_sample()` on 127.0.0.1 so the fetch code path is the network one.
+`<id>v<N>.pdf` are small PDFs whose text is made from each abstract (the tests' arXiv stand-in
+serves them for the full-text path). `newsletter run --demo` fetches the feed from
+`server.serve_sample()` on 127.0.0.1, so the fetch code path is the network one.
 Regenerate with `tools/make_sample.py`.
 """
 
@@ -30,9 +31,3 @@ SAMPLE_QUERY = {
 def load_entries() -> list[Entry]:
     """The sample day's ten entries (ids with version, real titles, authors and abstracts)."""
     return read_entries(FEED_PATH)
-
-
-def pdf_path(versioned_id: str) -> Path | None:
-    """The sample PDF of a paper, if it is one of the sample day's."""
-    p = SAMPLE_DIR / f"{versioned_id}.pdf"
-    return p if p.is_file() and p.parent == SAMPLE_DIR else None

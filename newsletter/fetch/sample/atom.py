@@ -49,7 +49,7 @@ class Entry:
         return replace(self, pdf_href=href)
 
 
-def _ts(dt: datetime) -> str:
+def atom_time(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -58,7 +58,7 @@ def _parse_ts(s: str) -> datetime:
     return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).astimezone(UTC)
 
 
-def _feed_id(query: str) -> str:
+def feed_id(query: str) -> str:
     return hashlib.sha1(query.encode()).hexdigest()[:27]
 
 
@@ -67,8 +67,8 @@ def _entry_xml(e: Entry) -> str:
     out = [
         "  <entry>",
         f"    <id>http://arxiv.org/abs/{escape(e.id)}</id>",
-        f"    <updated>{_ts(e.updated)}</updated>",
-        f"    <published>{_ts(e.published)}</published>",
+        f"    <updated>{atom_time(e.updated)}</updated>",
+        f"    <published>{atom_time(e.published)}</published>",
         f"    <title>{escape(e.title)}</title>",
         f"    <summary>{escape(e.summary)}</summary>",
     ]
@@ -99,9 +99,9 @@ def feed_xml(
     head = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         f'<feed xmlns="{ATOM}" xmlns:opensearch="{OPENSEARCH}" xmlns:arxiv="{ARXIV}">',
-        f'  <id>https://arxiv.org/api/{_feed_id(q)}</id>',
+        f'  <id>https://arxiv.org/api/{feed_id(q)}</id>',
         f"  <title>arXiv Query: {escape(q)}</title>",
-        f"  <updated>{_ts(updated or datetime.now(UTC))}</updated>",
+        f"  <updated>{atom_time(updated or datetime.now(UTC))}</updated>",
         f'  <link href={quoteattr("https://arxiv.org/api/query?" + q)} type="application/atom+xml"/>',
         f"  <opensearch:itemsPerPage>{items_per_page if items_per_page is not None else len(entries)}"
         "</opensearch:itemsPerPage>",
@@ -110,32 +110,6 @@ def feed_xml(
     ]
     body = [_entry_xml(e) for e in entries]
     return ("\n".join(head + body + ["</feed>", ""])).encode("utf-8")
-
-
-def error_feed(message: str, query: dict[str, str] | None = None) -> bytes:
-    """What arXiv answers to a query it cannot run: one entry titled Error under api/errors."""
-    anchor = message.replace(" ", "_")
-    q = urlencode(query or {})
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f'<feed xmlns="{ATOM}" xmlns:opensearch="{OPENSEARCH}" xmlns:arxiv="{ARXIV}">\n'
-        f'  <id>https://arxiv.org/api/{_feed_id(q)}</id>\n'
-        f"  <title>arXiv Query: {escape(q)}</title>\n"
-        f"  <updated>{_ts(datetime.now(UTC))}</updated>\n"
-        f'  <link href={quoteattr("https://arxiv.org/api/query?" + q)} type="application/atom+xml"/>\n'
-        "  <opensearch:itemsPerPage>1</opensearch:itemsPerPage>\n"
-        "  <opensearch:totalResults>1</opensearch:totalResults>\n"
-        "  <opensearch:startIndex>0</opensearch:startIndex>\n"
-        "  <entry>\n"
-        f"    <id>http://arxiv.org/api/errors#{escape(anchor)}</id>\n"
-        "    <title>Error</title>\n"
-        f"    <summary>{escape(message)}</summary>\n"
-        f"    <updated>{_ts(datetime.now(UTC))}</updated>\n"
-        f'    <link href={quoteattr("http://arxiv.org/api/errors#" + anchor)} rel="alternate" type="text/html"/>\n'
-        "    <author>\n      <name>arXiv api core</name>\n    </author>\n"
-        "  </entry>\n"
-        "</feed>\n"
-    ).encode()
 
 
 def read_entries(data: bytes | str | Path) -> list[Entry]:

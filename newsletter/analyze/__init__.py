@@ -1,0 +1,10 @@
+"""Analyze: takes an edition's chosen papers; gives one validated analysis per paper and language,
+and the executive summary (full text → abstract → extractive; each paper analysed once per language).
+"""
+
+from .extractive import extractive_analysis, extractive_summary, key_findings, short_name, split_sentences
+from .ladder import analyze_papers
+from .summary import summarize
+
+__all__ = ["analyze_papers", "extractive_analysis", "extractive_summary", "key_findings", "short_name", "split_sentences",
+           "summarize"]

@@ -1,0 +1,100 @@
+"""The delivery ledger (one row per edition and address) and the suppression list."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from ..models import Delivery
+from .rows import now_iso
+
+
+class DeliveriesMixin:
+    """Methods of Store; `self.db` is the sqlite-utils Database, `self.transaction()` all-or-nothing."""
+
+    db: Any
+
+    def create_deliveries(self, edition_id: int, recipients: list[tuple[str, str, str]]) -> int:
+        """(email, name, message_id) rows as `pending`, before anything is sent; existing rows stay."""
+        with self.transaction():
+            before = self.db.execute(
+                "select count(*) from deliveries where edition_id = ?", [edition_id]
+            ).fetchone()[0]
+            self.db["deliveries"].insert_all(
+                [
+                    {
+                        "edition_id": edition_id, "email": email, "name": name, "status": "pending",
+                        "attempts": 0, "message_id": mid, "last_error": "", "next_attempt": "",
+                        "updated": now_iso(),
+                    }
+                    for email, name, mid in recipients
+                ],
+                pk=("edition_id", "email"),
+                ignore=True,
+            )
+            after = self.db.execute(
+                "select count(*) from deliveries where edition_id = ?", [edition_id]
+            ).fetchone()[0]
+        return after - before
+
+    def deliveries(self, edition_id: int, statuses: Iterable[str] | None = None) -> list[Delivery]:
+        where, args = "edition_id = ?", [edition_id]
+        if statuses is not None:
+            st = list(statuses)
+            where += f" and status in ({','.join('?' * len(st))})"
+            args += st
+        return [
+            Delivery(
+                edition_id=r["edition_id"], email=r["email"], status=r["status"], message_id=r["message_id"],
+                attempts=r["attempts"], last_error=r["last_error"] or "", name=r["name"] or "",
+            )
+            for r in self.db["deliveries"].rows_where(where, args, order_by="email")
+        ]
+
+    def set_delivery(self, edition_id: int, email: str, status: str, error: str = "", attempt: bool = False) -> None:
+        sets = "status = ?, last_error = ?, updated = ?" + (", attempts = attempts + 1" if attempt else "")
+        with self.transaction():
+            self.db.execute(
+                f"update deliveries set {sets} where edition_id = ? and email = ?",
+                [status, error, now_iso(), edition_id, email],
+            )
+
+    def delivery_counts(self, edition_id: int | None = None) -> dict[str, int]:
+        where, args = ("where edition_id = ?", [edition_id]) if edition_id is not None else ("", [])
+        rows = self.db.execute(f"select status, count(*) from deliveries {where} group by status", args).fetchall()
+        return {s: n for s, n in rows}
+
+    def suppress(self, email: str, reason: str, detail: str = "") -> None:
+        with self.transaction():
+            self.db["suppressions"].upsert(
+                {"email": email.lower(), "reason": reason, "detail": detail, "at": now_iso()}, pk="email"
+            )
+
+    def unsuppress(self, email: str) -> bool:
+        with self.transaction():
+            cur = self.db.execute("delete from suppressions where email = ?", [email.lower()])
+        return cur.rowcount > 0
+
+    def suppressed(self) -> dict[str, str]:
+        return {r["email"]: r["reason"] for r in self.db["suppressions"].rows}
+
+    def day_unsent(self, day: date) -> int:
+        """Deliveries of this date's editions still waiting to go out (pending or half-sent)."""
+        return self.db.execute(
+            "select count(*) from deliveries d join editions e on e.id = d.edition_id "
+            "where e.date = ? and d.status in ('pending', 'sending')", [day.isoformat()]
+        ).fetchone()[0]
+
+    def delivery_issues(self, statuses: Iterable[str] = ("deferred", "failed"), limit: int = 20) -> list[dict[str, Any]]:
+        """Deliveries that need attention, newest first, with their edition's date and profile."""
+        st = list(statuses)
+        return [
+            dict(r)
+            for r in self.db.query(
+                "select e.date, e.profile, d.email, d.status, d.attempts, d.last_error, d.updated "
+                "from deliveries d join editions e on e.id = d.edition_id "
+                f"where d.status in ({','.join('?' * len(st))}) order by d.updated desc, d.email limit ?",
+                [*st, limit],
+            )
+        ]

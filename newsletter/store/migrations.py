@@ -1,0 +1,100 @@
+"""Schema changes as small named functions, applied once, in order, and recorded in `_migrations`.
+
+An old database upgrades in place and nothing is lost (compare simonw/llm's llm/migrations.py).
+Add a change as a new function at the end; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlite_utils
+
+MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = []
+
+
+
+
+def migration(fn: Callable[[sqlite_utils.Database], None]) -> Callable[[sqlite_utils.Database], None]:
+    """Register a schema change; each runs once, in order, and is recorded in `_migrations`."""
+    MIGRATIONS.append((fn.__name__, fn))
+    return fn
+
+
+@migration
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db["papers"].create(
+        {
+            "id": str, "version": int, "title": str, "authors": str, "abstract": str,
+            "categories": str, "primary_category": str, "published": str, "updated": str,
+            "pdf_url": str, "comment": str, "first_seen": str,
+        },
+        pk="id",
+    )
+    db["fetches"].create(
+        {
+            "date": str, "since": str, "until": str, "categories": str, "count": int,
+            "new": int, "status": str, "at": str,
+        },
+        pk="date",
+    )
+    db["fetch_papers"].create({"date": str, "paper_id": str}, pk=("date", "paper_id"))
+    db["llm_calls"].create(
+        {
+            "key": str, "model": str, "messages": str, "params": str, "response": str,
+            "finish_reason": str, "prompt_tokens": int, "completion_tokens": int, "cost": float,
+            "duration_ms": int, "run_id": int, "at": str,
+        },
+        pk="key",
+    )
+    db["scores"].create(
+        {
+            "paper_id": str, "profile": str, "relevance": int, "significance": int, "reason": str,
+            "model": str, "prompt_hash": str, "at": str,
+        },
+        pk=("paper_id", "profile", "model"),
+    )
+    db["analyses"].create(
+        {
+            "paper_id": str, "version": int, "language": str, "kind": str, "model": str,
+            "text": str, "key_findings": str, "checks": str, "at": str,
+        },
+        pk=("paper_id", "language"),
+    )
+    db["editions"].create(
+        {
+            "id": int, "date": str, "profile": str, "language": str, "title": str, "summary": str,
+            "markdown": str, "html": str, "text": str, "status": str, "created": str, "updated": str,
+        },
+        pk="id",
+    )
+    db["editions"].create_index(["date", "profile"], unique=True)
+    db["edition_papers"].create(
+        {"edition_id": int, "paper_id": str, "rank": int, "profile": str},
+        pk=("edition_id", "paper_id"),
+        foreign_keys=[("edition_id", "editions", "id")],
+    )
+    db["edition_papers"].create_index(["profile", "paper_id"])
+    db["deliveries"].create(
+        {
+            "edition_id": int, "email": str, "name": str, "status": str, "attempts": int,
+            "message_id": str, "last_error": str, "next_attempt": str, "updated": str,
+        },
+        pk=("edition_id", "email"),
+        foreign_keys=[("edition_id", "editions", "id")],
+    )
+    db["deliveries"].create_index(["status"])
+    db["suppressions"].create({"email": str, "reason": str, "detail": str, "at": str}, pk="email")
+    db["runs"].create(
+        {
+            "id": int, "date": str, "command": str, "started": str, "finished": str, "stage": str,
+            "status": str, "counts": str, "cost": float, "error": str,
+        },
+        pk="id",
+    )
+
+
+@migration
+def m002_edition_attachments(db: sqlite_utils.Database) -> None:
+    """What render produced travels with the edition: the files a shortened email attaches."""
+    db["editions"].add_column("attachments", str, not_null_default="[]")

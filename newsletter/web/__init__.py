@@ -1,0 +1,3 @@
+"""Web: the two loopback servers for people. `preview` shows every edition as its readers see it;
+`public` answers behind [web] public_url (archive pages, one-click unsubscribe).
+"""
