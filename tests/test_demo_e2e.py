@@ -26,7 +26,7 @@ def messages(outbox: Path) -> list[email.message.EmailMessage]:
 def test_demo_delivers_the_sample_issue_once(project, cli):
     r = cli("run", "--demo")
     assert r.code == 0, r.err
-    outbox = project.dir / "var" / "outbox"
+    outbox = project.dir / "var" / "demo-outbox"
     assert str(outbox) in r.out and "preview" in r.out
 
     msgs = messages(outbox)
@@ -53,7 +53,20 @@ def test_demo_delivers_the_sample_issue_once(project, cli):
 def test_until_stops_before_delivery(project, cli):
     r = cli("run", "--demo", "--until", "render")
     assert r.code == 0, r.err
-    assert not list((project.dir / "var" / "outbox").glob("*.eml"))
-    r = cli("send", "--date", "2026-02-09")
+    assert not list((project.dir / "var" / "demo-outbox").glob("*.eml"))
+    r = cli("send", "--date", "2026-02-09", "--demo")
     assert r.code == 0, r.err
-    assert len(list((project.dir / "var" / "outbox").glob("*.eml"))) == 2
+    assert len(list((project.dir / "var" / "demo-outbox").glob("*.eml"))) == 2
+
+
+def test_demo_never_uses_the_configured_relay_llm_or_store(project, cli):
+    """A demo in a production folder: SMTP host, LLM model and public URL set. It still mails
+    only the embedded sink, calls no LLM, and leaves the real history alone."""
+    project.edit('host = ""', 'host = "192.0.2.1"')  # TEST-NET: never reached, a demo must not try
+    project.edit('model = ""', 'model = "gpt-4o-mini"')
+    project.edit('public_url = ""', 'public_url = "https://news.example.org"')
+    r = cli("run", "--demo")
+    assert r.code == 0, r.err
+    assert len(messages(project.dir / "var" / "demo-outbox")) == 2
+    assert not (project.dir / "var" / "newsletter.db").exists()
+    assert "preview --date 2026-02-09 --demo" in r.out

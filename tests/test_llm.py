@@ -159,7 +159,8 @@ def test_sync_call_inside_a_running_loop(env):
 def test_importing_the_stage_modules_does_not_import_litellm():
     code = (
         "import sys, newsletter.llm, newsletter.select, newsletter.analyze, newsletter.analyze.fulltext, "
-        "newsletter.analyze.validate, newsletter.deliver, newsletter.pipeline; bad = [m for m in ('litellm', 'openai', 'pypdf') if m in sys.modules]; "
+        "newsletter.analyze.validate, newsletter.deliver, newsletter.pipeline; "
+        "bad = [m for m in ('litellm', 'openai', 'pypdf') if m in sys.modules]; "
         "print(bad); sys.exit(1 if bad else 0)"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -27,7 +27,7 @@ from newsletter.config import load_config
 from newsletter.fetch.arxiv import announcement_window
 from newsletter.ops import shutdown
 from newsletter.ops.schedule import build_scheduler, scheduled_run
-from newsletter.pipeline import run_day
+from newsletter.pipeline import day_done, run_day
 from newsletter.store import Store
 from tests.servers.arxiv_server import ArxivServer, read_entries
 from tests.servers.smtp import FaultSMTPServer
@@ -125,7 +125,7 @@ def test_a_week_of_the_scheduler_sends_one_issue_per_announcement_day(project, c
                 assert ed.status == "sent" and len(ed.entries) == 3
             else:  # weekend and holiday: nothing to say, nothing mailed
                 assert ed is None or (ed.status == "empty" and not store.deliveries(ed.id))
-        assert all(store.day_run_ok(d) for d in days)
+        assert all(day_done(store, load_config(project.config), d) for d in days)
     finally:
         store.close()
 

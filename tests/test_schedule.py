@@ -155,12 +155,18 @@ def test_a_run_later_than_the_grace_time_is_skipped(project):
 # -- catch-up on start ------------------------------------------------------------------------------
 
 
-def _finish_run(store: Store, day: date, status: str = "ok", stage: str = "deliver") -> None:
-    rid = store.start_run("run", day)
-    store.update_run(rid, status=status, stage=stage, finished="2026-02-09T02:00:00+00:00")
+def _edition(store: Store, day: date, status: str, readers: tuple[str, ...] = ()) -> int:
+    """The day's cv edition in a given state, with its readers' ledger rows (pending)."""
+    from newsletter.models import Edition
+
+    eid = store.save_selection(Edition(date=day, profile="cv", language="zh", title="t", status=status), [])
+    store.create_deliveries(eid, [(r, "", f"<{n}@x>") for n, r in enumerate(readers)])
+    return eid
 
 
-def test_missed_run_is_decided_from_the_store(project):
+def test_missed_run_is_decided_from_the_days_editions(project):
+    """Catch-up follows what was mailed, not which command ran: a failed run, a run stopped before
+    delivery, a failed `send` or messages left pending all leave the day to be caught up."""
     cfg = cfg_with(project)
     store = Store.open(project.dir / "var" / "newsletter.db")
     mon = date(2026, 2, 9)
@@ -169,22 +175,29 @@ def test_missed_run_is_decided_from_the_store(project):
     assert missed_run(store, cfg, at(2026, 2, 9, 9, 0)) is None  # not yet time
     assert missed_run(store, cfg, at(2026, 2, 14, 10, 0)) is None  # Saturday: no run today
     assert missed_run(store, cfg, at(2026, 2, 9, 16, 0)) is None  # beyond the 6 h grace
-    _finish_run(store, mon, status="failed", stage="fetch")
-    assert missed_run(store, cfg, at(2026, 2, 9, 10, 0)) == mon  # a failed run is not a done day
-    _finish_run(store, mon, stage="render")
+    rid = store.start_run("send", mon)
+    store.update_run(rid, status="ok", stage="deliver", finished="2026-02-09T02:00:00+00:00")
+    assert missed_run(store, cfg, at(2026, 2, 9, 10, 0)) == mon  # some command "ok" is not a mailed day
+    eid = _edition(store, mon, "rendered", ("ada@example.org", "alan@example.org"))
     assert missed_run(store, cfg, at(2026, 2, 9, 10, 0)) == mon  # stopped before delivery
-    _finish_run(store, mon)
-    assert missed_run(store, cfg, at(2026, 2, 9, 10, 0)) is None  # done
-    # done, but a stop left messages pending: catch up (the ledger resumes where it stopped)
-    from newsletter.models import Edition
-
-    eid = store.save_selection(Edition(date=mon, profile="cv", language="zh", title="t", status="rendered"), [])
-    store.create_deliveries(eid, [("ada@example.org", "Ada", "<1@x>"), ("alan@example.org", "Alan", "<2@x>")])
     store.set_delivery(eid, "ada@example.org", "sent")
-    assert missed_run(store, cfg, at(2026, 2, 9, 10, 0)) == mon
+    store.update_edition(eid, status="sent")
+    assert missed_run(store, cfg, at(2026, 2, 9, 10, 0)) == mon  # a stop left a message pending
     store.set_delivery(eid, "alan@example.org", "sent")
-    assert missed_run(store, cfg, at(2026, 2, 9, 10, 0)) is None
+    assert missed_run(store, cfg, at(2026, 2, 9, 10, 0)) is None  # done
     store.close()
+
+
+def test_failed_send_is_recorded_as_failed_and_leaves_the_day_to_catch_up(project, cli):
+    r = cli("send", "--date", "2026-02-09")
+    assert r.code == 1 and "no rendered edition for 2026-02-09" in r.err
+    store = Store.open(project.dir / "var" / "newsletter.db")
+    run = store.recent_runs(1)[0]
+    assert (run["command"], run["status"]) == ("send", "failed")
+    at = datetime(2026, 2, 9, 10, 0, tzinfo=SHANGHAI)
+    assert missed_run(store, cfg_with(project), at) == date(2026, 2, 9)
+    store.close()
+    assert "failed at stage deliver" in cli("status").out
 
 
 def test_catch_up_runs_once_at_start_when_todays_run_was_missed(project):
@@ -205,7 +218,7 @@ def test_catch_up_runs_once_at_start_when_todays_run_was_missed(project):
             sched.shutdown(wait=True)
     assert len(rec.runs) == 1
     # once the day is done, a restart does not run it again
-    _finish_run(store, date(2026, 2, 10))
+    _edition(store, date(2026, 2, 10), "sent")
     sched2 = build_scheduler(cfg)
     assert add_catch_up(sched2, cfg, store, now=now) is None
     assert sched2.get_job("catch-up") is None

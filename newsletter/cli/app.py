@@ -91,6 +91,18 @@ def run(
         raise typer.Exit(1)
 
 
+DemoOpt = Annotated[bool, typer.Option("--demo", help="the demo's own store and outbox (see `run --demo`)")]
+
+
+def _maybe_demo(config, demo: bool):
+    """The config as given, or the demo's (its store, the embedded sink, no LLM) with --demo."""
+    if not demo:
+        return None
+    from ..config import demo_config
+
+    return demo_config(get_config(config), base_url="")
+
+
 def _check_profiles(cfg, names: list[str] | None) -> None:
     for name in names or []:
         cfg.profile(name)
@@ -122,13 +134,12 @@ def _print_day(cfg, report, until: str, config, demo: bool) -> None:
         typer.echo("nothing new to send: every subscriber already has this issue")
     if not cfg.smtp.host:
         typer.echo(f"messages: {cfg.resolve(cfg.smtp.outbox)}/ (embedded SMTP sink, one .eml per message)")
-    typer.echo(f"preview:  {again(f'preview --date {report.day.isoformat()}', config)}"
-               + (f" (the demo's store: --config with [store] path = {cfg.store_path})" if demo else ""))
+    typer.echo(f"preview:  {again(f'preview --date {report.day.isoformat()}' + (' --demo' if demo else ''), config)}")
 
 
 @app.command()
 def send(
-    config: ConfigOpt = None, date_: DateOpt = None,
+    config: ConfigOpt = None, date_: DateOpt = None, demo: DemoOpt = False,
     to: Annotated[str | None, typer.Option("--to", metavar="EMAIL", help="send one test copy of each of the "
                                            "day's editions to this address (not recorded, nobody else mailed)")] = None,
 ) -> None:
@@ -136,8 +147,8 @@ def send(
     from ..pipeline import send_day
 
     if to is not None:
-        return _send_test(config, date_, to)
-    with opened(config, subscribers=True, lock="send") as (cfg, store):
+        return _send_test(config, date_, to, demo)
+    with opened(config, subscribers=True, lock="send", cfg=_maybe_demo(config, demo)) as (cfg, store):
         day = parse_day(date_, cfg)
         store.check_writable()
         with ProgressView() as view:
@@ -146,11 +157,11 @@ def send(
             typer.echo(f"{name}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
 
 
-def _send_test(config, date_: str | None, to: str) -> None:
+def _send_test(config, date_: str | None, to: str, demo: bool) -> None:
     from ..config import normalize_email
     from ..deliver import send_test_copy
 
-    with opened(config) as (cfg, store):
+    with opened(config, cfg=_maybe_demo(config, demo)) as (cfg, store):
         day = parse_day(date_, cfg)
         try:
             address = normalize_email(to)
@@ -240,11 +251,12 @@ def preview(
                                  help="show this subscriber's exact message (name, unsubscribe link)")
     ] = None,
     port: Annotated[int | None, typer.Option("--port", help="port on 127.0.0.1 (default: [web] port; 0 = any)")] = None,
+    demo: DemoOpt = False,
 ) -> None:
     """Serve the archive on 127.0.0.1: every edition as subscribers see it, with text part and Markdown."""
     from ..web.preview import serve as serve_preview
 
-    with opened(config) as (cfg, store):
+    with opened(config, cfg=_maybe_demo(config, demo)) as (cfg, store):
         day = parse_day(date_, cfg) if date_ else None
         if profile is not None:
             cfg.profile(profile)
