@@ -99,7 +99,7 @@ def personalised_parts(store, cfg, ed: Edition, who: Recipient) -> tuple[str, st
 def edition_page(store, cfg, ed: Edition, who: Recipient) -> str:
     """The preview of one edition: email, text part and Markdown side by side."""
     from .render import ui
-    from .render.archive import _page_ctx
+    from .render.archive import _page_ctx, email_fragment
     from .render.email import env, is_shortened
 
     html, text, headers = personalised_parts(store, cfg, ed, who)
@@ -117,6 +117,7 @@ def edition_page(store, cfg, ed: Edition, who: Recipient) -> str:
         text_href=f"{base}/text.txt",
         md_href=f"{base}/issue.md",
         html_kb=f"{len(html.encode()) / 1024:.1f}",
+        email=email_fragment(html),
         md_kb=f"{len(ed.markdown.encode()) / 1024:.1f}",
         shortened=is_shortened(ed.html),
         text=text,
