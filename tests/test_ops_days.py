@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -113,7 +114,10 @@ def test_a_week_of_the_scheduler_sends_one_issue_per_announcement_day(project, c
     subscribers = {"ada@example.org", "alan@example.org"}
     for who in subscribers:
         mine = sorted(subject(m.data) for m in received if m.rcpt == who)
-        assert mine == sorted(f"Arxiv Computer Vision Papers - {d.isoformat()}" for d in announced), who
+        # the subject carries the count of papers too: "… - 2026-02-09 · 3 papers"
+        dated = sorted(m.split(" · ")[0] for m in mine)
+        assert dated == sorted(f"Arxiv Computer Vision Papers - {d.isoformat()}" for d in announced), who
+        assert all(re.fullmatch(r".* · \d+ (papers?|篇论文)", m) for m in mine), mine
     assert {m.rcpt for m in received} == subscribers
     assert len({m.message_id for m in received}) == len(received) == 2 * len(announced)
 

@@ -86,12 +86,19 @@ class MessageFactory:
         self.sender = parse_address(cfg.smtp.from_, "[smtp] from")
         self.reply_to = parse_address(cfg.smtp.reply_to, "[smtp] reply_to") if cfg.smtp.reply_to else None
         self.domain = self.sender.domain
-        title = clean_header(edition.title) or f"arXiv {edition.profile}"
+        # Subject: the profile's title (readers never see the internal name), "arXiv", the date and
+        # the number of papers ("1 paper", "10 papers", "10 篇论文"); the count is left out when
+        # the edition was loaded without its papers. List-Id stays the same every day.
+        title = clean_header(edition.title) or "arXiv"
         day = edition.date.isoformat()
-        self.subject = title if day in title else f"{title} - {day}"
+        dated = title if day in title else f"{title} - {day}"
+        n = len(edition.entries)
+        zh = edition.language == "zh"
+        count = (f"{n} 篇论文" if zh else f"{n} paper{'' if n == 1 else 's'}") if n else ""
+        self.subject = ("" if "arxiv" in dated.lower() else "arXiv · ") + dated + (f" · {count}" if count else "")
         label = re.sub(r"[^A-Za-z0-9-]", "-", edition.profile).strip("-") or "list"
         self.list_name = edition.profile
-        phrase = clean_header(self.subject.replace(day, "").strip(" -")).replace('"', "")
+        phrase = clean_header(dated.replace(day, "").strip(" -")).replace('"', "")
         phrase = f'"{phrase}"' if phrase.isascii() else phrase
         self.list_id = f"{phrase} <{label}.{self.domain}>"
         self.public_url = cfg.web.public_url

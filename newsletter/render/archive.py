@@ -48,6 +48,30 @@ def report_page(ed: Edition, cfg=None, back: str = "") -> str:
     )
 
 
+_STYLE = re.compile(r"<style[^>]*>.*?</style>", re.S | re.I)
+_MSO = re.compile(r"<!--\[if [^\]]*\]>.*?<!\[endif\]-->", re.S)
+_BODY = re.compile(r"<body([^>]*)>(.*)</body>", re.S | re.I)
+_STYLE_ATTR = re.compile(r'\sstyle="([^"]*)"')
+
+
+def email_fragment(email_html: str) -> Markup:
+    """The rendered email as a block to put inside a page (the preview), instead of an iframe.
+
+    An iframe cannot grow to its content without a script, and the preview's CSP allows none;
+    inline, the email is as tall as it is and reflows at the page's width. Its head styles
+    (media queries, dark mode) come along; the body's own style moves to the wrapper. The HTML
+    is our rendered, sanitised email, never raw input.
+    """
+    head, _, rest = email_html.partition("</head>")
+    m = _BODY.search(rest)
+    if not m:
+        return Markup("")
+    styles = "".join(_STYLE.findall(_MSO.sub("", head)))
+    style = _STYLE_ATTR.search(m.group(1))
+    wrapper_style = f' style="{style.group(1)}"' if style else ""
+    return Markup(f'<div class="mailframe"{wrapper_style}>{styles}{m.group(2)}</div>')
+
+
 def index_page(editions: list[dict], heading: str = "arXiv daily: archive", preview: bool = False,
                href=None) -> str:
     """The list of editions (rows of `Store.list_editions()`), newest first.

@@ -7,6 +7,12 @@ measures under the budget (found by bisection on real renders); if even key find
 do not fit, the last cards become a title list. The complete report then travels as an
 attachment and, with `[web] public_url`, each shortened card links to the archive page.
 MJML and premailer run once per edition; recipients only get placeholders substituted.
+
+Layout for a phone reader: the papers come first, as ONE compact list (rank, title, one-line
+takeaway), then a short executive-summary excerpt, then the cards. A card shows the key findings
+and at most READING_ALLOWANCE characters of the analysis (its key sections first); the complete
+analyses and summary live in the archive page / attached report. Dark mode: see `mj-style` in
+templates/email.mjml.j2 and `COLOR_SCHEME_META`.
 """
 
 from __future__ import annotations
@@ -22,17 +28,30 @@ from ..models import Edition, EditionEntry
 from . import ui
 from .markdown import anchor
 from .sanitize import md_inline, md_to_html, neutralize, one_line
+from .text import clip_columns
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"  # package data: wheels carry it
 HTML_BUDGET = 100_000  # bytes of UTF-8; Gmail clips at ~102 KB
 PERSONALIZATION_RESERVE = 1_500  # room for the longest name + unsubscribe URL substituted later
 SHORTENED_MARK = "nl-shortened"  # an id in the HTML of a shortened edition (see is_shortened)
+# Characters of analysis a card shows (key sections first). A phone reader scrolls the whole
+# email; ten papers at ~500 characters each keep it to a few screens per paper, and the full
+# analysis is one tap away (archive link / attached report). None would mean "fill the budget".
+READING_ALLOWANCE = 360
+TAKEAWAY_COLUMNS = 100  # one-line takeaway in the list and the preheader: ~2 lines on a phone
+SUMMARY_EXCERPT = 240  # characters of the executive summary the email shows
+# mjml-python has no mj-raw in mj-head: the colour-scheme declarations are put in by build_html
+COLOR_SCHEME_META = (
+    '<meta name="color-scheme" content="light dark">'
+    '<meta name="supported-color-schemes" content="light dark">'
+)
 
 _KEY_SECTION = re.compile(
     r"总结|结论|核心|贡献|要点|summary|conclusion|takeaway|contribution|key", re.IGNORECASE
 )
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s")
+_RULE = re.compile(r"\s*([-*_])(\s*\1){2,}\s*")
 
 
 @dataclass
@@ -85,7 +104,11 @@ def shorten_analysis(text: str, allowance: int) -> str:
         head = blocks[s[0]]
         return bool(_HEADING.match(head) or head.startswith("**")) and bool(_KEY_SECTION.search(head[:80]))
 
-    order = [s for s in sections if is_key(s)] + [s for s in sections if not is_key(s)]
+    def is_empty(s: list[int]) -> bool:  # a heading or rule with no text of its own: not worth the room
+        return all(_HEADING.match(blocks[i]) or _RULE.fullmatch(blocks[i]) or blocks[i].startswith("**")
+                   and blocks[i].rstrip().endswith("**") and len(blocks[i]) < 80 for i in s)
+
+    order = [s for s in sections if is_key(s)] + [s for s in sections if not is_key(s) and not is_empty(s)]
     keep: set[int] = set()
     used = 0
     for s in order:
@@ -102,10 +125,47 @@ def shorten_analysis(text: str, allowance: int) -> str:
         first = blocks[0] if not _HEADING.match(blocks[0]) or len(blocks) == 1 else blocks[1]
         if _FENCE.match(first):
             return ""
+        if first.lstrip().startswith("|"):  # a table cut mid-row is garbage; whole, it scrolls in its box
+            return first
         cut = first[:allowance]
         stop = max(cut.rfind(c) for c in "。.！!？?；;")
         return (cut[: stop + 1] if stop > allowance // 3 else cut.rstrip()) + " …"
     return "\n\n".join(blocks[i] for i in sorted(keep))
+
+
+def takeaway(e: EditionEntry) -> str:
+    """The paper's one-line takeaway (its first key finding, Markdown markup removed), or ""."""
+    for k in (e.analysis.key_findings if e.analysis else []):
+        line = one_line(re.sub(r"[*_`]|\[|\]\([^)]*\)|\]", "", k))
+        if line:
+            return clip_columns(line, TAKEAWAY_COLUMNS)
+    return ""
+
+
+_PREAMBLE_END = re.compile(r"[:：]\s*$")
+
+
+def summary_excerpt(summary: str, limit: int = SUMMARY_EXCERPT) -> str:
+    """The first prose paragraph of the executive summary, cut at a sentence: a skippable teaser.
+
+    Headings, bold-only lines, rules and lists are skipped, and so is a leading paragraph that
+    only announces what follows ("Here is a concise summary …:"), which LLMs like to open with.
+    """
+    prose = [b for b in _blocks(summary.strip()) if not (
+        _HEADING.match(b) or _FENCE.match(b) or _RULE.fullmatch(b)
+        or re.match(r"\s*([-*+]|\d+[.)])\s", b) or (b.startswith("**") and b.rstrip().endswith("**"))
+        or b.startswith(("|", ">")))]
+    if len(prose) > 1 and _PREAMBLE_END.search(prose[0]):
+        prose = prose[1:]
+    if not prose:
+        return ""
+    first = one_line(prose[0])
+    if _PREAMBLE_END.search(first):  # "… trends include:" announces a list the excerpt leaves out
+        stop = max(first.rfind(c) for c in "。.！!？?；;")
+        first = first[: stop + 1] if stop > 0 else first
+    if len(first) <= limit:
+        return first
+    return shorten_analysis(first, limit)
 
 
 def card(e: EditionEntry, lang: str, allowance: int | None, full_url: str) -> dict:
@@ -131,6 +191,13 @@ def card(e: EditionEntry, lang: str, allowance: int | None, full_url: str) -> di
         "analysis_html": Markup(md_to_html(shown)) if shown.strip() else "",
         "shortened": shortened,
         "full_url": f"{full_url}#{anchor(p)}" if full_url and shortened else "",
+        "takeaway": takeaway(e),
+        # The compact list does NOT link to "#card": in-message anchors do nothing in Gmail iOS,
+        # Outlook iOS/Android and Yahoo mobile. The cards follow the list in the same order and
+        # carry the same rank, so scrolling finds them; the link goes somewhere that works in
+        # every client: the paper's card on the archive page (complete analysis) when
+        # `[web] public_url` is set, else the paper's arXiv page.
+        "list_url": f"{full_url}#{anchor(p)}" if full_url else p.abs_url,
     }
 
 
@@ -172,26 +239,39 @@ def _mjml_source(ed: Edition, cfg, allowance: int | None, keep_cards: int | None
     shortened = any(c["shortened"] for c in cards) or bool(dropped)
     note = s["attached"] if shortened else ""
     summary = ed.summary.strip()
-    preheader = one_line(re.sub(r"[#*_`>\[\]]", "", summary))[:140] if summary else one_line(ed.title)
+    # the excerpt only when the full summary is one tap away (archive) or attached; else it all
+    excerpt = (summary_excerpt(summary) if shortened or full_url else summary) if summary else ""
+    top = next((c for c in cards + dropped if c["takeaway"]), None)
+    # the inbox preview line: the day's top takeaway, not our own boilerplate
+    if top:
+        name = top["title"].split(":")[0] if ":" in top["title"][:40] else ""
+        preheader = clip_columns(f"{name}: {top['takeaway']}" if name else top["takeaway"], 150)
+    else:
+        preheader = clip_columns(one_line(re.sub(r"[#*_`>\[\]]", "", excerpt)), 150) if excerpt else one_line(ed.title)
+    more = ""
+    if excerpt and excerpt != summary and excerpt != one_line(summary):
+        more = s["summary_attached"] if shortened else s["summary_more"] if full_url else ""
+    pt = ui.profile_title(ed.title, ed.profile)
     html = env().get_template("email.mjml.j2").render(
         lang=lang,
         title=one_line(ed.title),
+        heading=pt,
         preheader=preheader,
         fonts=Markup(ui.FONT_STACK.replace('"', "'")),
         mono=Markup(ui.MONO_STACK.replace('"', "'")),
         ui={k: trusted(v) for k, v in s.items()},
-        subline=f"{ed.date.isoformat()} · {ed.profile} · {len(ed.entries)} {s['papers']}",
-        intro=s["intro"].format(n=len(ed.entries)) if ed.entries else s["nothing"],
+        subline=f"{ed.date.isoformat()} · {ui.count_papers(len(ed.entries), lang)}",
+        intro=ui.intro(len(ed.entries), lang),
         shortened_note=trusted(note) if note else "",
-        summary_html=Markup(md_to_html(summary)) if summary else "",
+        summary_html=Markup(md_to_html(excerpt)) if excerpt else "",
+        summary_more=trusted(more) if more else "",
         cards=cards,
         dropped=dropped,
         dropped_note=trusted(s["cards_dropped"].format(n=len(dropped))),
-        why=trusted(s["why"].replace("{profile}", str(escape(neutralize(ed.profile))))),
+        why=trusted(s["why"].replace("{profile}", str(escape(neutralize(pt))))),
         archive_url=full_url,
+        body_class=f"nl {SHORTENED_MARK}" if shortened else "nl",
     )
-    if shortened:
-        html = html.replace("<mj-body ", f'<mj-body css-class="{SHORTENED_MARK}" ', 1)
     return html, cards
 
 
@@ -214,21 +294,30 @@ def build_html(ed: Edition, cfg, allowance: int | None = None, keep_cards: int |
     from mjml import mjml2html
 
     src, cards = _mjml_source(ed, cfg, allowance, keep_cards)
-    return inline_css(mjml2html(src)), cards
+    html = inline_css(mjml2html(src))
+    return html.replace("<head>", "<head>" + COLOR_SCHEME_META, 1), cards
 
 
 def size_of(html: str) -> int:
     return len(html.encode("utf-8"))
 
 
-def render_email(ed: Edition, cfg, budget: int = HTML_BUDGET) -> EmailResult:
-    """The email HTML under `budget` bytes (minus the personalisation reserve), by measurement."""
+def render_email(ed: Edition, cfg, budget: int = HTML_BUDGET, reading: int | None = READING_ALLOWANCE) -> EmailResult:
+    """The email HTML under `budget` bytes (minus the personalisation reserve), by measurement.
+
+    Analyses are first cut to `reading` characters (the phone-length design); only when that
+    still does not fit the budget is the allowance lowered further by measurement.
+    """
     limit = budget - PERSONALIZATION_RESERVE
-    html, cards = build_html(ed, cfg)
+    html, cards = build_html(ed, cfg, allowance=reading)
+    cut = any(c["shortened"] for c in cards)
     if size_of(html) <= limit:
-        return EmailResult(html=html, size=size_of(html))
+        return EmailResult(html=html, size=size_of(html), allowance=reading if cut else None,
+                           shortened=[c["id"] for c in cards if c["shortened"]])
     renders = 1
     longest = max((len(e.analysis.text) for e in ed.entries if e.analysis), default=0)
+    if reading is not None:
+        longest = min(longest, reading)
     lo_html, lo_cards = build_html(ed, cfg, allowance=0)
     renders += 1
     if size_of(lo_html) <= limit:

@@ -1,7 +1,7 @@
 """Untrusted text (LLM answers, abstracts, titles) to safe HTML, text or Markdown.
 
 Everything an LLM or arXiv wrote goes through here before it reaches a mailbox: markdown-it-py
-with raw HTML disabled and its link validation narrowed to http(s)/mailto/#anchors, then nh3
+with raw HTML disabled, bare URLs linkified, and its link validation narrowed to http(s)/mailto/#anchors, then nh3
 with a short allow-list (no img, iframe, script, style, event handlers). `$…$` math becomes a
 readable monospace span instead of being mangled as emphasis. The per-recipient placeholder
 marker (`%%`) is broken up in every untrusted string so no paper can forge a placeholder.
@@ -106,8 +106,11 @@ def _validate_link(url: str) -> bool:
 
 @lru_cache(maxsize=1)
 def _md() -> MarkdownIt:
-    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
-    md.enable(["table", "strikethrough"])
+    # linkify (linkify-it-py) makes bare URLs in analyses clickable; every link it finds still
+    # goes through validateLink below (http/https/mailto only) and nh3's URL schemes
+    md = MarkdownIt("commonmark", {"html": False, "linkify": True, "typographer": False})
+    md.enable(["table", "strikethrough", "linkify"])
+    md.linkify.set({"fuzzy_link": False})  # "train.py" is not a link to Paraguay; http(s):// ones are
     md.disable("image")  # no remote images: `![x](u)` stays visible text with a link
     md.validateLink = _validate_link
     md.inline.ruler.before("escape", "math_inline", _math_inline)

@@ -42,6 +42,23 @@ def _width(ch: str) -> int:
     return 2 if unicodedata.east_asian_width(ch) in "WF" else 1
 
 
+def clip_columns(text: str, columns: int) -> str:
+    """`text` cut to `columns` display columns (CJK count two) at a word boundary, with "…"."""
+    if sum(_width(c) for c in text) <= columns:
+        return text
+    out, used = [], 1
+    for ch in text:
+        used += _width(ch)
+        if used > columns:
+            break
+        out.append(ch)
+    cut = "".join(out)
+    space = cut.rfind(" ")
+    if space > len(cut) * 2 // 3:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:，；：") + "…"
+
+
 def wrap(line: str, width: int = WIDTH, indent: str = "", first: str | None = None) -> list[str]:
     """Wrap one paragraph by display width; break at spaces, or between CJK characters."""
     first = indent if first is None else first
@@ -136,18 +153,26 @@ def render_text(ed: Edition, cfg=None, shortened: dict[str, str] | None = None, 
     links = Links()
     title = one_line(ed.title)
     out = [title, "=" * min(WIDTH, sum(_width(c) for c in title)), ""]
-    out.append(f"{ed.date.isoformat()} · {ed.profile} · {len(ed.entries)} {s['papers']}")
-    out += ["", s["hello"], ""]
-    out += wrap(s["intro"].format(n=len(ed.entries)) if ed.entries else s["nothing"])
+    out.append(f"{ed.date.isoformat()} · {ui.count_papers(len(ed.entries), ed.language)}")
+    out += ["", f"{s['hello']} {ui.intro(len(ed.entries), ed.language)}"]
     if shortened:
         out += wrap(s["attached"])
-    if ed.summary.strip():
-        out += ["", "", s["summary"].upper(), "-" * 20, ""]
-        out += markdown_text(ed.summary, links)
-    if ed.entries:
-        out += ["", "", s["toc"].upper(), "-" * 20, ""]
+    if ed.entries:  # the papers first: one compact list, title and one-line takeaway
+        from .email import takeaway
+
+        out += [""]
         for i, e in enumerate(ed.entries, start=1):
             out += wrap(md_to_text(one_line(e.paper.title)), first=f"{i:>2}. ", indent="    ")
+            tk = takeaway(e)
+            if tk:
+                out += wrap(md_to_text(tk), indent="    ")
+    if ed.summary.strip():
+        from .email import summary_excerpt
+
+        excerpt = summary_excerpt(ed.summary) if shortened is not None or full_url else ed.summary
+        if excerpt:
+            out += ["", "", s["summary"].upper(), "-" * 20, ""]
+            out += markdown_text(excerpt, links)
     for i, e in enumerate(ed.entries, start=1):
         p, a = e.paper, e.analysis
         out += ["", "", "=" * 40, ""]
@@ -173,7 +198,7 @@ def render_text(ed: Edition, cfg=None, shortened: dict[str, str] | None = None, 
             out += ["", *wrap(note, indent="   ")]
         pdf = p.pdf_url or f"https://arxiv.org/pdf/{p.versioned_id}"
         out += ["", f"   {s['pdf']}: {links.ref(pdf)}  {s['arxiv']}: {links.ref(p.abs_url)}"]
-    out += ["", "", "-- ", *wrap(s["why"].replace("{profile}", ed.profile))]
+    out += ["", "", "-- ", *wrap(s["why"].replace("{profile}", ui.profile_title(ed.title, ed.profile)))]
     out.append(f"{s['unsubscribe']}: %%NL_UNSUBSCRIBE_URL%%")
     if full_url:
         out.append(f"{s['archive']}: {full_url}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 FONT_STACK = (
     '-apple-system, BlinkMacSystemFont, "Segoe UI", "Helvetica Neue", Arial, '
     '"PingFang SC", "Hiragino Sans GB", "Microsoft YaHei", "Noto Sans CJK SC", '
@@ -13,7 +15,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "en": {
         "hello": "Hello %%NL_NAME%%,",
         "intro": "{n} new papers selected for you today.",
+        "intro_one": "1 new paper selected for you today.",
         "summary": "Executive summary",
+        "summary_more": "The full summary is in the archive.",
+        "summary_attached": "The full summary is in the attached report.",
         "toc": "In this issue",
         "key_findings": "Key findings",
         "analysis": "Analysis",
@@ -34,13 +39,17 @@ STRINGS: dict[str, dict[str, str]] = {
         "nothing": "No papers today.",
         "archive_title": "Archive",
         "papers": "papers",
+        "paper": "paper",
         "cards_dropped": "{n} more papers are in the attached report:",
     },
     "zh": {
         "hello": "%%NL_NAME%%，您好：",
         "intro": "今天为您精选了 {n} 篇新论文。",
+        "intro_one": "今天为您精选了 1 篇新论文。",
         "summary": "执行摘要",
-        "toc": "本期目录",
+        "summary_more": "完整摘要见网页存档。",
+        "summary_attached": "完整摘要见附件中的报告。",
+        "toc": "本期论文",
         "key_findings": "主要发现",
         "analysis": "分析",
         "abstract": "摘要",
@@ -60,6 +69,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "nothing": "今天没有论文。",
         "archive_title": "往期",
         "papers": "篇论文",
+        "paper": "篇论文",
         "cards_dropped": "另有 {n} 篇论文见附件中的完整报告：",
     },
 }
@@ -69,6 +79,30 @@ DEFAULT_NAME = {"en": "reader", "zh": "读者"}
 
 def strings(language: str) -> dict[str, str]:
     return STRINGS.get(language, STRINGS["en"])
+
+
+def count_papers(n: int, language: str) -> str:
+    """"1 paper", "10 papers", "10 篇论文": a count readers see in the subject, subline and list."""
+    s = strings(language)
+    return f"{n} {s['paper'] if n == 1 else s['papers']}"
+
+
+def intro(n: int, language: str) -> str:
+    s = strings(language)
+    return s["nothing"] if n == 0 else s["intro_one"] if n == 1 else s["intro"].format(n=n)
+
+
+_DATE_SUFFIX = re.compile(r"\s*[-–—·|:]\s*\d{4}-\d{2}-\d{2}\s*$")
+
+
+def profile_title(edition_title: str, profile: str = "") -> str:
+    """The profile's human title, from `edition.title` (f"{profile.title} - {date}").
+
+    Readers see this, never the internal profile name (`cv`), which is only the fallback
+    when the title is empty.
+    """
+    t = _DATE_SUFFIX.sub("", " ".join((edition_title or "").split()))
+    return t or profile
 
 
 def short_authors(authors: list[str], language: str, keep: int = 3) -> str:

@@ -30,7 +30,7 @@ from ..errors import UsageError
 from ..models import Edition, Subscriber
 from ..placeholders import personalize
 from ..render import ui
-from ..render.archive import archive_for_path, index_page, page_context
+from ..render.archive import archive_for_path, email_fragment, index_page, page_context
 from ..render.email import env, is_shortened
 from .server import LocalServer
 
@@ -109,6 +109,7 @@ def edition_page(store, cfg, ed: Edition, who: Recipient) -> str:
         text_href=f"{base}/text.txt",
         md_href=f"{base}/issue.md",
         html_kb=f"{len(html.encode()) / 1024:.1f}",
+        email=email_fragment(html),
         md_kb=f"{len(ed.markdown.encode()) / 1024:.1f}",
         shortened=is_shortened(ed.html),
         text=text,

@@ -125,10 +125,12 @@ class Visit:
     errors: list[str] = field(default_factory=list)
     screenshot: Path | None = None
     statuses: dict[str, int] = field(default_factory=dict)
+    height: int = 0  # document scroll height in CSS px (the full page a reader scrolls through)
 
 
 class Browser:
-    def __init__(self, tmpdir: Path, timeout: float = 60):
+    def __init__(self, tmpdir: Path, timeout: float = 60, extra_flags: tuple[str, ...] = ()):
+        """`extra_flags` are added to CHROMIUM_FLAGS, e.g. ("--force-dark-mode",) for a second browser."""
         self.tmpdir = Path(tmpdir)
         self.timeout = timeout
         self.ws: WebSocket | None = None
@@ -138,7 +140,7 @@ class Browser:
         port_file.unlink(missing_ok=True)  # a previous run's port must not be read
         self.log = open(self.tmpdir / "chromium.log", "wb")  # noqa: SIM115 - closed in close()
         self.proc = subprocess.Popen(
-            [chromium_path(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
+            [chromium_path(), *CHROMIUM_FLAGS, *extra_flags, f"--user-data-dir={profile}", "about:blank"],
             stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL, start_new_session=True,
         )
         try:
@@ -193,6 +195,11 @@ class Browser:
         r = self.call("Runtime.evaluate", expression=expr, returnByValue=True)
         return r["result"].get("value")
 
+    def emulate_dark(self, dark: bool) -> None:
+        """Emulate `prefers-color-scheme: dark` (or clear the emulation) for the following visits."""
+        features = [{"name": "prefers-color-scheme", "value": "dark" if dark else "light"}]
+        self.call("Emulation.setEmulatedMedia", media="", features=features)
+
     def visit(self, url: str, width: int, name: str, height: int = 900) -> Visit:
         """Load `url` at `width` px; measure, collect requests and errors, save a screenshot."""
         self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1,
@@ -208,7 +215,7 @@ class Browser:
             " iw: window.innerWidth, h: document.documentElement.scrollHeight})"
         )
         m = json.loads(m)
-        v.scroll_width, v.inner_width = m["sw"], m["iw"]
+        v.scroll_width, v.inner_width, v.height = m["sw"], m["iw"], m["h"]
         for e in self.events[start:]:
             p = e.get("params", {})
             if e["method"] == "Network.requestWillBeSent":
