@@ -108,7 +108,33 @@ class Sender:
         wait = min(self.policy.backoff * 2 ** (job.tries - 1), self.policy.max_backoff)
         return time.monotonic() + wait * random.uniform(0.8, 1.2)
 
+    def _connect(self, conn: Connection, job: Job) -> bool:
+        """Open the worker's connection; on failure the job goes back to the queue (False)."""
+        q = self.queue
+        assert q is not None
+        try:
+            conn.open()
+        except Fatal as e:
+            q.done(job, front=True)
+            self._stop(str(e))
+            return False
+        except ConnectFailed as e:
+            with self.stats_lock:
+                self.connect_failures += 1
+                n = self.connect_failures
+            q.done(job, front=True)
+            if n >= self.policy.connect_failures:
+                self._stop(f"{e} (failed {n} times in a row)")
+            else:
+                self.stop_event.wait(min(self.policy.backoff * n, self.policy.max_backoff))
+            return False
+        with self.stats_lock:
+            self.connect_failures = 0
+            self.reconnects += 1
+        return True
+
     def _one(self, conn: Connection, job: Job) -> None:
+        """Send one job's message and act on the reply (mark sending first: the in-flight mark)."""
         q = self.queue
         assert q is not None
         self.pace.wait(self.stop_event)
@@ -118,26 +144,8 @@ class Sender:
         if self.stop_event.is_set():
             q.done(job, front=True)
             return
-        if conn.smtp is None:
-            try:
-                conn.open()
-                with self.stats_lock:
-                    self.connect_failures = 0
-                    self.reconnects += 1
-            except Fatal as e:
-                q.done(job, front=True)
-                self._stop(str(e))
-                return
-            except ConnectFailed as e:
-                with self.stats_lock:
-                    self.connect_failures += 1
-                    n = self.connect_failures
-                q.done(job, front=True)
-                if n >= self.policy.connect_failures:
-                    self._stop(f"{e} (failed {n} times in a row)")
-                else:
-                    self.stop_event.wait(min(self.policy.backoff * n, self.policy.max_backoff))
-                return
+        if conn.smtp is None and not self._connect(conn, job):
+            return
         try:
             data = self.factory.build(job.email, job.name, job.message_id)
         except MessageError as e:

@@ -26,9 +26,9 @@ from markupsafe import Markup, escape
 
 from ..models import Edition, EditionEntry
 from . import ui
+from .digest import clip_columns, shorten_analysis, summary_excerpt, takeaway
 from .markdown import anchor
 from .sanitize import md_inline, md_to_html, neutralize, one_line
-from .text import clip_columns
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"  # package data: wheels carry it
 HTML_BUDGET = 100_000  # bytes of UTF-8; Gmail clips at ~102 KB
@@ -38,21 +38,11 @@ SHORTENED_MARK = "nl-shortened"  # an id in the HTML of a shortened edition (see
 # email; ten papers at ~500 characters each keep it to a few screens per paper, and the full
 # analysis is one tap away (archive link / attached report). None would mean "fill the budget".
 READING_ALLOWANCE = 360
-TAKEAWAY_COLUMNS = 100  # one-line takeaway in the list and the preheader: ~2 lines on a phone
-SUMMARY_EXCERPT = 240  # characters of the executive summary the email shows
 # mjml-python has no mj-raw in mj-head: the colour-scheme declarations are put in by build_html
 COLOR_SCHEME_META = (
     '<meta name="color-scheme" content="light dark">'
     '<meta name="supported-color-schemes" content="light dark">'
 )
-
-_KEY_SECTION = re.compile(
-    r"总结|结论|核心|贡献|要点|summary|conclusion|takeaway|contribution|key", re.IGNORECASE
-)
-_FENCE = re.compile(r"^\s*(```|~~~)")
-_HEADING = re.compile(r"^\s{0,3}#{1,6}\s")
-_RULE = re.compile(r"\s*([-*_])(\s*\1){2,}\s*")
-
 
 @dataclass
 class EmailResult:
@@ -62,110 +52,6 @@ class EmailResult:
     dropped: list[str] = field(default_factory=list)  # paper ids shown only as a title
     allowance: int | None = None  # characters of analysis kept per paper; None = all
     renders: int = 1  # how many full renders the measurement took
-
-
-def _blocks(text: str) -> list[str]:
-    """Markdown split at blank lines outside code fences: the units a cut may keep or drop."""
-    blocks, cur, fenced = [], [], False
-    for line in text.split("\n"):
-        if _FENCE.match(line):
-            fenced = not fenced
-        if not line.strip() and not fenced:
-            if cur:
-                blocks.append("\n".join(cur))
-                cur = []
-            continue
-        cur.append(line)
-    if cur:
-        blocks.append("\n".join(cur))
-    return blocks
-
-
-def shorten_analysis(text: str, allowance: int) -> str:
-    """The analysis cut to about `allowance` characters, keeping whole blocks.
-
-    Sections whose heading names a summary/conclusion/contribution come first, then the others
-    in order, each from its heading on; the result keeps the original order. Cutting only at
-    block boundaries means no unbalanced emphasis, list or code fence is left behind.
-    """
-    if allowance <= 0:
-        return ""
-    blocks = _blocks(text)
-    if sum(len(b) for b in blocks) <= allowance:
-        return "\n\n".join(blocks)
-    sections: list[list[int]] = [[]]
-    for i, b in enumerate(blocks):
-        if _HEADING.match(b) or (b.startswith("**") and b.rstrip().endswith("**") and len(b) < 80):
-            sections.append([])
-        sections[-1].append(i)
-    sections = [s for s in sections if s]
-
-    def is_key(s: list[int]) -> bool:
-        head = blocks[s[0]]
-        return bool(_HEADING.match(head) or head.startswith("**")) and bool(_KEY_SECTION.search(head[:80]))
-
-    def is_empty(s: list[int]) -> bool:  # a heading or rule with no text of its own: not worth the room
-        return all(_HEADING.match(blocks[i]) or _RULE.fullmatch(blocks[i]) or blocks[i].startswith("**")
-                   and blocks[i].rstrip().endswith("**") and len(blocks[i]) < 80 for i in s)
-
-    order = [s for s in sections if is_key(s)] + [s for s in sections if not is_key(s) and not is_empty(s)]
-    keep: set[int] = set()
-    used = 0
-    for s in order:
-        for n, i in enumerate(s):
-            cost = len(blocks[i]) + 2
-            if n == 0 and len(s) > 1:
-                cost += len(blocks[s[1]]) + 2  # a heading only comes with its first paragraph
-            if used + cost > allowance:
-                break
-            if i not in keep:
-                keep.add(i)
-                used += len(blocks[i]) + 2
-    if not keep and blocks:  # nothing fits whole: the first paragraph, cut at a sentence
-        first = blocks[0] if not _HEADING.match(blocks[0]) or len(blocks) == 1 else blocks[1]
-        if _FENCE.match(first):
-            return ""
-        if first.lstrip().startswith("|"):  # a table cut mid-row is garbage; whole, it scrolls in its box
-            return first
-        cut = first[:allowance]
-        stop = max(cut.rfind(c) for c in "。.！!？?；;")
-        return (cut[: stop + 1] if stop > allowance // 3 else cut.rstrip()) + " …"
-    return "\n\n".join(blocks[i] for i in sorted(keep))
-
-
-def takeaway(e: EditionEntry) -> str:
-    """The paper's one-line takeaway (its first key finding, Markdown markup removed), or ""."""
-    for k in (e.analysis.key_findings if e.analysis else []):
-        line = one_line(re.sub(r"[*_`]|\[|\]\([^)]*\)|\]", "", k))
-        if line:
-            return clip_columns(line, TAKEAWAY_COLUMNS)
-    return ""
-
-
-_PREAMBLE_END = re.compile(r"[:：]\s*$")
-
-
-def summary_excerpt(summary: str, limit: int = SUMMARY_EXCERPT) -> str:
-    """The first prose paragraph of the executive summary, cut at a sentence: a skippable teaser.
-
-    Headings, bold-only lines, rules and lists are skipped, and so is a leading paragraph that
-    only announces what follows ("Here is a concise summary …:"), which LLMs like to open with.
-    """
-    prose = [b for b in _blocks(summary.strip()) if not (
-        _HEADING.match(b) or _FENCE.match(b) or _RULE.fullmatch(b)
-        or re.match(r"\s*([-*+]|\d+[.)])\s", b) or (b.startswith("**") and b.rstrip().endswith("**"))
-        or b.startswith(("|", ">")))]
-    if len(prose) > 1 and _PREAMBLE_END.search(prose[0]):
-        prose = prose[1:]
-    if not prose:
-        return ""
-    first = one_line(prose[0])
-    if _PREAMBLE_END.search(first):  # "… trends include:" announces a list the excerpt leaves out
-        stop = max(first.rfind(c) for c in "。.！!？?；;")
-        first = first[: stop + 1] if stop > 0 else first
-    if len(first) <= limit:
-        return first
-    return shorten_analysis(first, limit)
 
 
 def card(e: EditionEntry, lang: str, allowance: int | None, full_url: str) -> dict:

@@ -8,10 +8,10 @@ two; URLs are never broken (they live in the numbered list at the bottom).
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from ..models import Edition
 from . import ui
+from .digest import display_width, summary_excerpt, takeaway
 from .markdown import anchor
 from .sanitize import md_to_text, one_line, tex_readable
 
@@ -38,27 +38,6 @@ class Links:
         return f"[{self.urls.index(url) + 1}]"
 
 
-def _width(ch: str) -> int:
-    return 2 if unicodedata.east_asian_width(ch) in "WF" else 1
-
-
-def clip_columns(text: str, columns: int) -> str:
-    """`text` cut to `columns` display columns (CJK count two) at a word boundary, with "…"."""
-    if sum(_width(c) for c in text) <= columns:
-        return text
-    out, used = [], 1
-    for ch in text:
-        used += _width(ch)
-        if used > columns:
-            break
-        out.append(ch)
-    cut = "".join(out)
-    space = cut.rfind(" ")
-    if space > len(cut) * 2 // 3:
-        cut = cut[:space]
-    return cut.rstrip(" ,;:，；：") + "…"
-
-
 def wrap(line: str, width: int = WIDTH, indent: str = "", first: str | None = None) -> list[str]:
     """Wrap one paragraph by display width; break at spaces, or between CJK characters."""
     first = indent if first is None else first
@@ -68,14 +47,14 @@ def wrap(line: str, width: int = WIDTH, indent: str = "", first: str | None = No
                             line):
         if token.isspace():
             token = " "
-        tw = sum(_width(c) for c in token)
+        tw = sum(display_width(c) for c in token)
         if tw > width - len(indent) and "://" not in token:  # a very long word: cut it, URLs stay whole
             for ch in token:
-                if cur_w + _width(ch) > width and cur.strip():
+                if cur_w + display_width(ch) > width and cur.strip():
                     out.append(cur.rstrip())
                     cur, cur_w = indent, len(indent)
                 cur += ch
-                cur_w += _width(ch)
+                cur_w += display_width(ch)
             continue
         if cur_w + tw > width and cur.strip():
             out.append(cur.rstrip())
@@ -152,14 +131,12 @@ def render_text(ed: Edition, cfg=None, shortened: dict[str, str] | None = None, 
     s = ui.strings(ed.language)
     links = Links()
     title = one_line(ed.title)
-    out = [title, "=" * min(WIDTH, sum(_width(c) for c in title)), ""]
+    out = [title, "=" * min(WIDTH, sum(display_width(c) for c in title)), ""]
     out.append(f"{ed.date.isoformat()} · {ui.count_papers(len(ed.entries), ed.language)}")
     out += ["", f"{s['hello']} {ui.intro(len(ed.entries), ed.language)}"]
     if shortened:
         out += wrap(s["attached"])
     if ed.entries:  # the papers first: one compact list, title and one-line takeaway
-        from .email import takeaway
-
         out += [""]
         for i, e in enumerate(ed.entries, start=1):
             out += wrap(md_to_text(one_line(e.paper.title)), first=f"{i:>2}. ", indent="    ")
@@ -167,8 +144,6 @@ def render_text(ed: Edition, cfg=None, shortened: dict[str, str] | None = None, 
             if tk:
                 out += wrap(md_to_text(tk), indent="    ")
     if ed.summary.strip():
-        from .email import summary_excerpt
-
         excerpt = summary_excerpt(ed.summary) if shortened is not None or full_url else ed.summary
         if excerpt:
             out += ["", "", s["summary"].upper(), "-" * 20, ""]

@@ -23,6 +23,7 @@ def migration(fn: Callable[[sqlite_utils.Database], None]) -> Callable[[sqlite_u
 
 @migration
 def m001_initial(db: sqlite_utils.Database) -> None:
+    """The first schema, every table at once (long because it is the whole data model in one place)."""
     db["papers"].create(
         {
             "id": str, "version": int, "title": str, "authors": str, "abstract": str,
