@@ -361,6 +361,14 @@ def load_subscribers(cfg: Config) -> list[Subscriber]:
                 raise ConfigError(
                     f"{where}: profiles: unknown profile {unknown[0]!r}; known: {', '.join(sorted(profiles))}"
                 )
+            if s.language is not None:
+                other = [p for p in s.profiles if cfg.profile(p).language != s.language]
+                if other:
+                    raise ConfigError(
+                        f"{where}: language {s.language!r} has no effect: profile {other[0]!r} is written in "
+                        f"{cfg.profile(other[0]).language!r}; remove `language`, or subscribe to a profile in "
+                        f"{s.language!r} (a profile is one audience in one language)"
+                    )
             key = email.lower()
             if key in seen:
                 raise ConfigError(f"{where}: email {email} is listed twice (also in {seen[key]}); keep one entry")

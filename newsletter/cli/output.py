@@ -7,7 +7,7 @@ import sys
 import time
 from typing import TextIO
 
-from ..ops.logs import say
+from ..ops.logs import mask
 from ..progress import Event
 
 LABELS = {"fetch": "fetching", "select": "scoring", "analyze": "analysing", "render": "rendering",
@@ -36,16 +36,19 @@ class ProgressView:
             if self._bar is not None:
                 self._bar.console.print(ev.note, highlight=False, markup=False)
             else:
-                say(ev.note)
+                self._line(ev.note)
         if ev.done is None or not ev.total:
             return
         if not self.tty:
             now = time.monotonic()
             if now - self._last_line >= self.every and ev.done < ev.total:
                 self._last_line = now
-                say(f"{ev.stage}{f'[{ev.profile}]' if ev.profile else ''}: {ev.done}/{ev.total}")
+                self._line(f"{ev.stage}{f'[{ev.profile}]' if ev.profile else ''}: {ev.done}/{ev.total}")
             return
         self._advance(ev)
+
+    def _line(self, text: str) -> None:
+        print(mask(text), file=self.stream, flush=True)
 
     def _advance(self, ev: Event) -> None:
         if self._bar is None:
