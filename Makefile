@@ -4,13 +4,16 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench lint chromium clean
+.PHONY: demo install test bench lint chromium clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+## install: the environment only (.venv with the newsletter command), for a deployment
+install: $(STAMP)
 
 ## demo: build the environment and make the sample issue end to end (no account needed)
 demo: $(STAMP)
