@@ -265,3 +265,25 @@ def test_extract_and_cut_keeps_method_and_experiments():
 def test_unreadable_pdf_is_unavailable():
     with pytest.raises(ft.FullTextUnavailable):
         ft.extract_text(b"%PDF-1.4 garbage")
+
+
+def test_extractive_never_picks_boilerplate_sentences():
+    from newsletter.analyze import extractive_analysis
+    from newsletter.fetch.sample import load_entries
+    from newsletter.models import Paper
+
+    e = load_entries()[0]
+    boiler = [
+        "Code will be available at https://github.com/example/cinescene.",
+        "Our code and models are publicly available.",
+        "Project page: https://example.github.io/x.",
+        "The dataset will be released upon acceptance.",
+    ]
+    paper = Paper(id=e.base_id, version=1, title=e.title, authors=e.authors, abstract=e.summary + " " + " ".join(boiler),
+                  categories=e.categories, primary_category=e.primary_category, published=e.published,
+                  updated=e.updated, pdf_url="")
+    a = extractive_analysis(paper, "zh")
+    shown = a.text + " ".join(a.key_findings)
+    for b in boiler:
+        assert b not in shown, b
+    assert a.key_findings and a.text

@@ -43,6 +43,9 @@ def test_demo_delivers_the_sample_issue_once(project, cli):
             assert title.split(":")[0] in text
         assert len(html.encode()) < 100_000
         assert "extractive" in html.lower()
+        # links outlive the demo: PDFs and abstracts at arxiv.org, never the stand-in's local port
+        assert "127.0.0.1" not in html and "127.0.0.1" not in text
+        assert "https://arxiv.org/abs/2602.06959v1" in html and "arxiv.org/pdf/2602.06959v1" in html
 
     again = cli("run", "--demo")
     assert again.code == 0, again.err

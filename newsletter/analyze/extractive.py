@@ -48,9 +48,27 @@ RESULT_RE = re.compile(
 )
 
 
+# Sentences that say where to find things, not what the paper found.
+BOILERPLATE_RE = re.compile(
+    r"\b(code|data(sets?)?|models?|weights|checkpoints?|implementation|project page|demos?|videos?|"
+    r"supplementary)\b[^.]{0,80}\b(is|are|will be|has been|have been|can be|shall be)\s+"
+    r"(made\s+)?(publicly\s+|freely\s+|openly\s+)?(available|released|accessible|found|open[- ]sourced)"
+    r"|\b(available|released|accessible) (at|on|via|from)\b|https?://|github\.com|\bproject page\b"
+    r"|^(accepted|to appear|published) (at|in|by)\b",
+    re.IGNORECASE,
+)
+
+
+def content_sentences(text: str) -> list[str]:
+    """The abstract's sentences minus boilerplate ("Code will be available at …")."""
+    sents = split_sentences(text)
+    kept = [s for s in sents if not BOILERPLATE_RE.search(s)]
+    return kept or sents
+
+
 def key_findings(paper: Paper, limit: int = 5) -> list[str]:
     """Sentences of the abstract that state what the paper contributes or shows."""
-    sents = split_sentences(paper.abstract)
+    sents = content_sentences(paper.abstract)
     found = [s for s in sents if CONTRIBUTION_RE.search(s) and len(s) > 25]
     if not found:
         found = [s for s in sents if re.search(r"\bwe\b", s, re.IGNORECASE)][:2] or sents[:2]
@@ -60,7 +78,7 @@ def key_findings(paper: Paper, limit: int = 5) -> list[str]:
 def extractive_analysis(paper: Paper, language: str, profile_keywords: list[str] | None = None,
                         note: str = "") -> Analysis:
     """No LLM: the abstract's key sentences ranked by keywords, contribution cues and position."""
-    sents = split_sentences(paper.abstract)
+    sents = content_sentences(paper.abstract)
     findings = key_findings(paper)
     # The Key Findings list already shows the contribution sentences: the analysis shows the rest
     # (context, results), unless the abstract has too little else to say.
