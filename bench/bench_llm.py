@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from newsletter.analyze import analyze_papers, summarize  # noqa: E402
-from newsletter.llm import make_llm  # noqa: E402
+from newsletter.llm import make_llm, run_sync  # noqa: E402
 from newsletter.models import Edition, EditionEntry  # noqa: E402
 from newsletter.select import select_papers  # noqa: E402
 from newsletter.store import Store  # noqa: E402
@@ -80,7 +80,8 @@ def main() -> None:
         papers = make_papers(args.papers, stub)
         # warm-up: import litellm and open a connection before anything is timed
         wcfg = make_config(tmp / "warm", stub, api_key_env="NEWSLETTER_BENCH_LLM_KEY")
-        make_llm(wcfg, Store.open(":memory:"), 0).complete([{"role": "user", "content": "warm up"}])
+        warm = make_llm(wcfg, Store.open(":memory:"), 0)
+    run_sync(lambda: warm.acomplete([{"role": "user", "content": "warm up"}]))
         stub.latency = args.latency
 
         # as built

@@ -73,3 +73,17 @@ def test_demo_never_uses_the_configured_relay_llm_or_store(project, cli):
     assert len(messages(project.dir / "var" / "demo-outbox")) == 2
     assert not (project.dir / "var" / "newsletter.db").exists()
     assert "preview --date 2026-02-09 --demo" in r.out
+
+
+def test_send_to_mails_one_test_copy_outside_the_ledger(project, cli):
+    assert cli("run", "--demo", "--until", "render").code == 0
+    r = cli("send", "--demo", "--date", "2026-02-09", "--to", "me@example.org")
+    assert r.code == 0, r.err
+    assert "test copy sent to me@example.org" in r.out
+    msgs = messages(project.dir / "var" / "demo-outbox")
+    assert [m["To"].addresses[0].addr_spec for m in msgs] == ["me@example.org"]
+    # nobody else was mailed and nothing was recorded: the real send still goes to everyone
+    r = cli("send", "--demo", "--date", "2026-02-09")
+    assert r.code == 0 and "sent 2" in r.out
+    bad = cli("send", "--demo", "--to", "not an address")
+    assert bad.code == 2 and "--to 'not an address' is not a valid address" in bad.err

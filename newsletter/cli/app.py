@@ -210,10 +210,11 @@ def schedule(
 
 @app.command()
 def history(
-    query: Annotated[str, typer.Argument(help="an arXiv id (2602.06959) or words from a title or abstract")] = "",
+    query: Annotated[str, typer.Argument(metavar="QUERY",
+                                         help="an arXiv id (2602.06959) or words from a title or abstract")] = "",
     config: ConfigOpt = None,
     profile: Annotated[str | None, typer.Option("--profile", "-p", metavar="NAME", help="only this profile")] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="at most this many editions")] = 20,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, metavar="N", help="at most this many editions")] = 20,
 ) -> None:
     """Past editions and the papers they featured, newest first; search by paper id or words."""
     from ..ops.status import history_lines
@@ -250,7 +251,8 @@ def preview(
         str | None, typer.Option("--as", metavar="EMAIL",
                                  help="show this subscriber's exact message (name, unsubscribe link)")
     ] = None,
-    port: Annotated[int | None, typer.Option("--port", help="port on 127.0.0.1 (default: [web] port; 0 = any)")] = None,
+    port: Annotated[int | None, typer.Option("--port", metavar="PORT",
+                                             help="port on 127.0.0.1 (default: [web] port; 0 = any)")] = None,
     demo: DemoOpt = False,
 ) -> None:
     """Serve the archive on 127.0.0.1: every edition as subscribers see it, with text part and Markdown."""
@@ -273,7 +275,8 @@ def preview(
 @app.command("serve")
 def serve_cmd(
     config: ConfigOpt = None,
-    port: Annotated[int | None, typer.Option("--port", help="port on 127.0.0.1 (default: [web] port)")] = None,
+    port: Annotated[int | None, typer.Option("--port", metavar="PORT",
+                                             help="port on 127.0.0.1 (default: [web] port)")] = None,
 ) -> None:
     """The site behind [web] public_url: archive pages and one-click unsubscribe (127.0.0.1 only)."""
     from ..ops.logs import say

@@ -14,12 +14,14 @@ subscribers_app = typer.Typer(
 )
 ProfilesOpt = Annotated[list[str] | None, typer.Option("--profile", "-p", metavar="NAME",
                                                        help="profile to receive (repeatable)")]
+EmailArg = Annotated[str, typer.Argument(metavar="EMAIL", help="the subscriber's address")]
 FileOpt = Annotated[str | None, typer.Option("--file", "-f", metavar="FILE", help="file in subscribers/ for new entries")]
 
 
 @subscribers_app.command("add")
 def subscribers_add(
-    email: str, name: Annotated[str, typer.Option("--name", "-n", help="shown in the greeting")] = "",
+    email: EmailArg,
+    name: Annotated[str, typer.Option("--name", "-n", metavar="NAME", help="shown in the greeting")] = "",
     profile: ProfilesOpt = None, file: FileOpt = None, config: ConfigOpt = None,
 ) -> None:
     """Add an address (or merge profiles/name into its existing entry)."""
@@ -32,7 +34,7 @@ def subscribers_add(
 
 
 @subscribers_app.command("remove")
-def subscribers_remove(email: str, config: ConfigOpt = None) -> None:
+def subscribers_remove(email: EmailArg, config: ConfigOpt = None) -> None:
     """Delete an address from the subscriber files (use `unsubscribe` to keep it suppressed)."""
     from ..subscribers import remove_subscriber
 
@@ -56,7 +58,8 @@ def subscribers_list(config: ConfigOpt = None) -> None:
 
 @subscribers_app.command("import")
 def subscribers_import(
-    csv_file: Annotated[Path, typer.Argument(help="CSV: email[,name[,profiles]]; a header row is recognised")],
+    csv_file: Annotated[Path, typer.Argument(metavar="CSV",
+                                             help="CSV: email[,name[,profiles]]; a header row is recognised")],
     profile: ProfilesOpt = None, file: FileOpt = None, config: ConfigOpt = None,
 ) -> None:
     """Add many addresses from a CSV file; every refused row is explained on its own line."""
@@ -74,7 +77,7 @@ def subscribers_import(
 
 @subscribers_app.command("unsubscribe")
 def subscribers_unsubscribe(
-    email: str, remove: Annotated[bool, typer.Option("--remove", help="also delete it from the files")] = False,
+    email: EmailArg, remove: Annotated[bool, typer.Option("--remove", help="also delete it from the files")] = False,
     config: ConfigOpt = None,
 ) -> None:
     """Suppress an address: no send mails it again, whatever the files say."""
@@ -86,7 +89,7 @@ def subscribers_unsubscribe(
 
 
 @subscribers_app.command("resubscribe")
-def subscribers_resubscribe(email: str, config: ConfigOpt = None) -> None:
+def subscribers_resubscribe(email: EmailArg, config: ConfigOpt = None) -> None:
     """Lift a suppression (only when the reader asks for it)."""
     from ..subscribers import resubscribe
 

@@ -19,7 +19,7 @@ from ..errors import DeliveryError
 from ..models import Edition, Subscriber
 from ..progress import Progress, emit
 from ..store import Store
-from .connection import smtp_params
+from .connection import SMTPParams, smtp_params
 from .ledger import jobs_to_send, prepare_ledger
 from .message import MessageError, MessageFactory
 from .pacing import RetryPolicy
@@ -51,6 +51,18 @@ class SendReport:
     def complete(self) -> bool:
         c = self.counts()
         return c["pending"] == 0 and c["deferred"] == 0
+
+def smtp_target(stack: ExitStack, cfg: Config) -> tuple[SMTPParams, str]:
+    """The configured relay, or (no [smtp] host) the embedded sink started for the `with` block."""
+    if cfg.smtp.host:
+        params = smtp_params(cfg)
+        return params, params.where
+    from .sink import outbox_sink
+
+    outbox = cfg.resolve(cfg.smtp.outbox)
+    server = stack.enter_context(outbox_sink(outbox))
+    return smtp_params(cfg, host=server.host, port=server.port), f"the embedded sink ({outbox})"
+
 
 def message_factory(cfg: Config, edition: Edition) -> MessageFactory:
     """The edition's constant message parts, with signed unsubscribe links when a secret is set."""
@@ -87,16 +99,7 @@ def send_edition(
 
     stage, who = "deliver", edition.profile
     with ExitStack() as stack:
-        if cfg.smtp.host:
-            params = smtp_params(cfg)
-            where = params.where
-        else:
-            from .sink import outbox_sink
-
-            outbox = cfg.resolve(cfg.smtp.outbox)
-            server = stack.enter_context(outbox_sink(outbox))
-            params = smtp_params(cfg, host=server.host, port=server.port)
-            where = f"the embedded sink ({outbox})"
+        params, where = smtp_target(stack, cfg)
         sender = Sender(store, edition.id, factory, params, factory.sender.addr_spec, cfg.smtp.pool_size,
                         cfg.smtp.rate_per_second, policy, len(jobs))
         emit(progress, stage, f"deliver[{who}]: {len(jobs)} messages to {where}, "
@@ -128,15 +131,7 @@ def send_test_copy(cfg: Config, edition: Edition, email: str) -> str:
 
     factory = message_factory(cfg, edition)
     with ExitStack() as stack:
-        if cfg.smtp.host:
-            params = smtp_params(cfg)
-            where = params.where
-        else:
-            from .sink import outbox_sink
-
-            server = stack.enter_context(outbox_sink(cfg.resolve(cfg.smtp.outbox)))
-            params = smtp_params(cfg, host=server.host, port=server.port)
-            where = f"the embedded sink ({cfg.resolve(cfg.smtp.outbox)})"
+        params, where = smtp_target(stack, cfg)
         conn = Connection(params)
         try:
             conn.open()
