@@ -81,7 +81,7 @@ def main() -> None:
         # warm-up: import litellm and open a connection before anything is timed
         wcfg = make_config(tmp / "warm", stub, api_key_env="NEWSLETTER_BENCH_LLM_KEY")
         warm = make_llm(wcfg, Store.open(":memory:"), 0)
-    run_sync(lambda: warm.acomplete([{"role": "user", "content": "warm up"}]))
+        run_sync(lambda: warm.acomplete([{"role": "user", "content": "warm up"}]))
         stub.latency = args.latency
 
         # as built
