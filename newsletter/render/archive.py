@@ -97,12 +97,6 @@ def archive_page(store, cfg, day, profile: str, back: str = "/") -> str | None:
     return report_page(ed, cfg, back=back)
 
 
-def archive_index(store, cfg, heading: str = "arXiv daily: archive") -> str:
-    """The public index: only editions that were rendered (or sent)."""
-    rows = [r for r in store.list_editions() if r["status"] in ("rendered", "sent")]
-    return index_page(rows, heading=heading)
-
-
 ARCHIVE_PATH = re.compile(r"/archive/(\d{4}-\d{2}-\d{2})/([a-z0-9_-]+)\.html")
 
 

@@ -153,11 +153,6 @@ def md_inline(text: str) -> str:
     return neutralize(clean_html(_md().renderInline(neutralize(text or ""))))
 
 
-def esc(text: str) -> str:
-    """Untrusted plain text (title, author) for HTML."""
-    return html.escape(neutralize(text or ""), quote=True)
-
-
 def md_to_text(text: str) -> str:
     """Untrusted Markdown as plain text: markup kept readable, control characters dropped."""
     text = neutralize(text or "")

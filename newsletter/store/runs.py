@@ -35,6 +35,3 @@ class RunsMixin:
         for r in rows:
             r["counts"] = json.loads(r["counts"] or "{}")
         return rows
-
-    def table_counts(self) -> dict[str, int]:
-        return {t: self.db[t].count for t in self.db.table_names() if not t.startswith("_")}
