@@ -1,7 +1,11 @@
 """`newsletter doctor`: is everything `run`, `send` and `serve` need configured, reachable and accepted?
 
 One line per check (ok / fail / skip) with the fix. Plain functions returning Check objects, so
-the CLI only prints them and tests call them directly.
+the CLI only prints them and tests call them directly. In order: config, subscribers, store,
+smtp (the relay or the embedded sink), from (a sendable From/Reply-To with a real relay), llm
+(the same preflight `run` does, then one tiny call), arxiv, web (the unsubscribe secret, https,
+the local port `serve` uses). Errors are shortened at a sentence or word boundary (`shorten`)
+and network noise is read as "cannot resolve host X" / "connection refused" (`explain`).
 """
 
 from __future__ import annotations
