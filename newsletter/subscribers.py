@@ -3,8 +3,8 @@
 The files stay the reviewable source of truth (tomlkit rewrites only what changed). Addresses
 are validated without network and compared case-insensitively: adding a known address merges
 into its entry (profiles are united) instead of making a duplicate. Every refused input gets one
-line that says which row and why. Unsubscribing goes to the store's `suppressions`, which every
-send honours whatever the files say.
+line that says which row and why. Unsubscribing goes to the store's `suppressions` (for one
+list, or for every list), which every send honours whatever the files say.
 """
 
 from __future__ import annotations
@@ -128,6 +128,21 @@ class _Files:
                     out.append(f)
                     self.dirty.add(f)
         return out
+
+    def drop_profile(self, email: str, profile: str) -> list[Path]:
+        """Take one profile out of the address's entry; the entry goes when no profile is left."""
+        found = self.find(email)
+        if found is None:
+            return []
+        f, entry = found
+        have = entry.get("profiles")
+        if have is None or profile not in have:
+            return []
+        if len(have) == 1:
+            return self.remove(email)
+        del have[list(have).index(profile)]
+        self.dirty.add(f)
+        return [f]
 
     def save(self) -> set[Path]:
         for f in self.dirty:
@@ -268,27 +283,52 @@ def import_csv(
     return result
 
 
+def suppression_text(rows: list[dict[str, str]]) -> str:
+    """How one address's suppressions read in `subscribers list`: "unsubscribed" when it covers
+    every list, "unsubscribed from cv" for one list, joined with "; " ('' when mail goes out)."""
+    return "; ".join(r["reason"] if not r["list"] else f"{r['reason']} from {r['list']}" for r in rows)
+
+
 def list_subscribers(cfg: Config, store: Store | None = None) -> list[tuple[Subscriber, str]]:
-    """Every subscriber with its suppression reason ('' when mail goes out)."""
-    suppressed = store.suppressed() if store is not None else {}
-    return [(s, suppressed.get(s.email.lower(), "")) for s in load_subscribers(cfg)]
+    """Every subscriber with its suppressions ('' when every list is mailed), see suppression_text."""
+    by_email: dict[str, list[dict[str, str]]] = {}
+    for row in store.suppressions() if store is not None else []:
+        by_email.setdefault(row["email"], []).append(row)
+    return [(s, suppression_text(by_email.get(s.email.lower(), []))) for s in load_subscribers(cfg)]
 
 
-def unsubscribe(store: Store, cfg: Config, email: str, remove: bool = False) -> str:
-    """Suppress the address for every send (and optionally delete it from the files)."""
+def _one_profile(cfg: Config, profile: str | None) -> str:
+    """The list to act on: "" for every list, or a known profile name (SubscriberError otherwise)."""
+    if profile is None:
+        return ""
+    known = [p.name for p in cfg.profiles]
+    if profile not in known:
+        raise SubscriberError(f"unknown profile {profile!r}; known: {', '.join(known)}")
+    return profile
+
+
+def unsubscribe(store: Store, cfg: Config, email: str, remove: bool = False, profile: str | None = None) -> str:
+    """Suppress the address for one list (profile) or every list (None), whatever the files say.
+
+    With `remove`, the files change too: the profile leaves the entry's profiles (the entry goes
+    when none is left), or without a profile the entry is deleted.
+    """
     address = email.strip()
     try:
         address = normalize_email(address)
     except ValueError as e:
         raise SubscriberError(f"{email!r} is not a valid address: {e}") from None
-    store.suppress(address, "unsubscribed", "newsletter subscribers unsubscribe")
+    list_name = _one_profile(cfg, profile)
+    store.suppress(address, "unsubscribed", "newsletter subscribers unsubscribe", list_name=list_name)
     if remove:
         files = _Files(cfg)
-        if files.remove(address):
+        changed = files.drop_profile(address, list_name) if list_name else files.remove(address)
+        if changed:
             files.save()
     return address.lower()
 
 
-def resubscribe(store: Store, email: str) -> bool:
-    """Lift a suppression (only on the reader's explicit request)."""
-    return store.unsuppress(email.strip())
+def resubscribe(store: Store, email: str, cfg: Config | None = None, profile: str | None = None) -> bool:
+    """Lift suppressions (only on the reader's explicit request): every one, or that list's only."""
+    list_name = _one_profile(cfg, profile) if cfg is not None and profile is not None else profile
+    return store.unsuppress(email.strip(), list_name)

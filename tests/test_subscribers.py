@@ -118,3 +118,50 @@ def test_unsubscribe_suppresses_and_list_shows_it(project, cfg, tmp_path):
         assert "ada@example.org" not in team(project)
     finally:
         store.close()
+
+
+def test_unsubscribe_from_one_list_and_list_shows_it_per_list(project, cli):
+    project.append('[[profiles]]\nname = "robots"\ntitle = "Arxiv Robotics Papers"\ncategories = ["cs.RO"]\n'
+                   'language = "en"\n')
+    cfg = load_config(project.config)
+    add_subscriber(cfg, "ada@example.org", profiles=["robots"])  # now on both lists
+    r = cli("subscribers", "unsubscribe", "ADA@example.org", "--profile", "cv")
+    assert r.code == 0 and "unsubscribed ada@example.org from list cv" in r.out
+    r = cli("subscribers", "unsubscribe", "alan@example.org")
+    assert r.code == 0 and "from every list" in r.out
+    r = cli("subscribers", "list")
+    lines = {ln.split("\t")[0]: ln for ln in r.out.splitlines()}
+    assert lines["ada@example.org"].endswith("[suppressed: unsubscribed from cv]")
+    assert lines["alan@example.org"].endswith("[suppressed: unsubscribed]")
+    assert "2 subscribers, 2 with a suppression" in r.err
+    store = Store.open(project.db)
+    try:
+        assert store.suppressed("robots") == {"alan@example.org": "unsubscribed"}
+        assert set(store.suppressed("cv")) == {"ada@example.org", "alan@example.org"}
+    finally:
+        store.close()
+    r = cli("subscribers", "unsubscribe", "ada@example.org", "--profile", "nope")
+    assert r.code == 2 and "unknown profile 'nope'" in r.err
+    # lifting one list's suppression does not lift an every-list one, and says so
+    r = cli("subscribers", "resubscribe", "alan@example.org", "--profile", "cv")
+    assert "was not suppressed for list cv" in r.out and "still suppressed for every list" in r.err
+    r = cli("subscribers", "resubscribe", "ada@example.org", "--profile", "cv")
+    assert r.code == 0 and "resubscribed ada@example.org for list cv" in r.out
+    r = cli("subscribers", "list")
+    assert "[suppressed" not in {ln.split("\t")[0]: ln for ln in r.out.splitlines()}["ada@example.org"]
+
+
+def test_unsubscribe_one_list_with_remove_takes_only_that_profile_out(project):
+    project.append('[[profiles]]\nname = "robots"\ncategories = ["cs.RO"]\n')
+    cfg = load_config(project.config)
+    add_subscriber(cfg, "ada@example.org", profiles=["robots"])
+    store = Store.open(project.db)
+    try:
+        unsubscribe(store, cfg, "ada@example.org", remove=True, profile="cv")
+        subs = {s.email: s for s in load_subscribers(cfg)}
+        assert subs["ada@example.org"].profiles == ["robots"]
+        unsubscribe(store, cfg, "ada@example.org", remove=True, profile="robots")
+        assert "ada@example.org" not in {s.email for s in load_subscribers(cfg)}
+        assert "# Subscribers" in team(project)
+    finally:
+        store.close()

@@ -45,7 +45,7 @@ def subscribers_remove(email: EmailArg, config: ConfigOpt = None) -> None:
 
 @subscribers_app.command("list")
 def subscribers_list(config: ConfigOpt = None) -> None:
-    """Every subscriber, their profiles, and whether mail to them is suppressed."""
+    """Every subscriber, their profiles, and which lists (or all) mail to them is suppressed for."""
     from ..subscribers import list_subscribers
 
     with opened(config) as (cfg, store):
@@ -53,7 +53,7 @@ def subscribers_list(config: ConfigOpt = None) -> None:
         for s, why in rows:
             flag = f"  [suppressed: {why}]" if why else ""
             typer.echo(f"{s.email}\t{s.name}\t{','.join(s.profiles)}\t{Path(s.source).name}{flag}")
-        typer.echo(f"{len(rows)} subscribers, {sum(1 for _, w in rows if w)} suppressed", err=True)
+        typer.echo(f"{len(rows)} subscribers, {sum(1 for _, w in rows if w)} with a suppression", err=True)
 
 
 @subscribers_app.command("import")
@@ -75,24 +75,34 @@ def subscribers_import(
         raise typer.Exit(2)
 
 
+OneProfileOpt = Annotated[str | None, typer.Option("--profile", "-p", metavar="NAME",
+                                                  help="only this list (default: every list)")]
+
+
 @subscribers_app.command("unsubscribe")
 def subscribers_unsubscribe(
-    email: EmailArg, remove: Annotated[bool, typer.Option("--remove", help="also delete it from the files")] = False,
+    email: EmailArg, profile: OneProfileOpt = None,
+    remove: Annotated[bool, typer.Option("--remove", help="also take it out of the files")] = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Suppress an address: no send mails it again, whatever the files say."""
+    """Suppress an address for one list (--profile) or every list: no send mails it, whatever the files say."""
     from ..subscribers import unsubscribe
 
     with opened(config) as (cfg, store):
-        address = unsubscribe(store, cfg, email, remove=remove)
-    typer.echo(f"unsubscribed {address}")
+        address = unsubscribe(store, cfg, email, remove=remove, profile=profile)
+    typer.echo(f"unsubscribed {address} from {f'list {profile}' if profile else 'every list'}")
 
 
 @subscribers_app.command("resubscribe")
-def subscribers_resubscribe(email: EmailArg, config: ConfigOpt = None) -> None:
-    """Lift a suppression (only when the reader asks for it)."""
+def subscribers_resubscribe(email: EmailArg, profile: OneProfileOpt = None, config: ConfigOpt = None) -> None:
+    """Lift a suppression (only when the reader asks for it): every one, or one list's with --profile."""
     from ..subscribers import resubscribe
 
     with opened(config) as (cfg, store):
-        lifted = resubscribe(store, email)
-    typer.echo(f"resubscribed {email}" if lifted else f"{email} was not suppressed")
+        lifted = resubscribe(store, email, cfg, profile)
+        still = store.suppressed(profile).get(email.strip().lower()) if profile else None
+    which = f" for list {profile}" if profile else ""
+    typer.echo(f"resubscribed {email}{which}" if lifted else f"{email} was not suppressed{which}")
+    if still:
+        typer.echo(f"note: {email} is still suppressed for every list ({still}); "
+                   "run `newsletter subscribers resubscribe` without --profile to lift that", err=True)

@@ -70,10 +70,16 @@ def prepare_ledger(store: Store, edition: Edition, subscribers: list[Subscriber]
     return store.create_deliveries(edition.id, new) if new else 0
 
 
-def jobs_to_send(store: Store, edition_id: int, subscribers: list[Subscriber], policy: RetryPolicy) -> list[Job]:
-    """The ledger rows still to send, as jobs; rows of suppressed, removed or given-up readers are settled."""
+def jobs_to_send(
+    store: Store, edition_id: int, subscribers: list[Subscriber], policy: RetryPolicy, list_name: str,
+) -> list[Job]:
+    """The ledger rows still to send, as jobs; rows of suppressed, removed or given-up readers are settled.
+
+    `list_name` is the edition's profile: a reader who left this list (or every list) is settled as
+    suppressed, while one who left only another list still gets this one.
+    """
     by_email = {s.email.lower(): s for s in subscribers}
-    suppressed = store.suppressed()
+    suppressed = store.suppressed(list_name)
     jobs: list[Job] = []
     for d in store.deliveries(edition_id, ["pending", "deferred", "sending"]):
         key = d.email.lower()

@@ -92,7 +92,7 @@ def send_edition(
     factory = message_factory(cfg, edition)
     report = SendReport(edition_id=edition.id)
     prepare_ledger(store, edition, subscribers, factory.domain)
-    jobs = jobs_to_send(store, edition.id, subscribers, policy)
+    jobs = jobs_to_send(store, edition.id, subscribers, policy, edition.profile)
     if not jobs:
         report.totals = store.delivery_counts(edition.id)
         return report

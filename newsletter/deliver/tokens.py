@@ -16,6 +16,8 @@ from urllib.parse import quote
 from ..config import Config
 
 _MAC_BYTES = 20
+MIN_SECRET_CHARS = 16  # shorter secrets can be guessed offline from one genuine link
+GENERATE_SECRET = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
 
 
 class TokenError(ValueError):
@@ -26,6 +28,25 @@ def secret_from_env(cfg: Config) -> bytes | None:
     """The unsubscribe secret, or None when the environment variable is unset or empty."""
     value = os.environ.get(cfg.web.unsubscribe_secret_env, "")
     return value.encode("utf-8") if value else None
+
+
+def secret_problem(cfg: Config) -> str | None:
+    """One line saying why one-click unsubscribe cannot work as configured, or None.
+
+    Only matters when `[web] public_url` is set: then `run`/`send` refuse to mail without the
+    secret and `serve` answers 503. Names the variable, never its value.
+    """
+    if not cfg.web.public_url:
+        return None
+    name = cfg.web.unsubscribe_secret_env
+    secret = secret_from_env(cfg)
+    if secret is None:
+        return (f"[web] public_url is set but the environment variable {name} is empty: "
+                "send refuses to mail and the unsubscribe page answers 503")
+    if len(secret) < MIN_SECRET_CHARS:
+        return (f"the unsubscribe secret in {name} is only {len(secret)} characters "
+                f"(at least {MIN_SECRET_CHARS}): links could be forged")
+    return None
 
 
 def _b64(data: bytes) -> str:
@@ -62,6 +83,15 @@ def verify_token(secret: bytes, token: str) -> tuple[str, str]:
     if not hmac.compare_digest(mac, _mac(secret, list_name, email)):
         raise TokenError("the token's signature does not match")
     return email, list_name
+
+
+def unverified_list(token: str) -> str | None:
+    """The list a token names, WITHOUT checking it: only to choose a page's language, never to act."""
+    try:
+        payload = _unb64(token.split(".")[0]).decode("utf-8") if 0 < len(token) <= 2000 else ""
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return payload.split("\x00")[0] if payload.count("\x00") == 1 else None
 
 
 def unsubscribe_url(public_url: str, token: str) -> str:

@@ -1,19 +1,27 @@
 """`newsletter doctor`: is everything `run`, `send` and `serve` need configured, reachable and accepted?
 
 One line per check (ok / fail / skip) with the fix. Plain functions returning Check objects, so
-the CLI only prints them and tests call them directly.
+the CLI only prints them and tests call them directly. In order: config, subscribers, store,
+smtp (the relay or the embedded sink), from (a sendable From/Reply-To with a real relay), llm
+(the same preflight `run` does, then one tiny call), arxiv, web (the unsubscribe secret, https,
+the local port `serve` uses). Errors are shortened at a sentence or word boundary (`shorten`)
+and network noise is read as "cannot resolve host X" / "connection refused" (`explain`).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import smtplib
+import socket
 import ssl
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from ..config import Config, load_config, load_subscribers
 from ..errors import ConfigError, StoreError
@@ -30,6 +38,82 @@ class Check:
     def line(self) -> str:
         fix = f" — fix: {self.fix}" if self.fix and self.state != "ok" else ""
         return f"{self.state:<4}  {self.name:<11} {self.detail}{fix}"
+
+
+# -- errors in one readable line ---------------------------------------------------------------
+
+MAX_DETAIL = 300
+_HOST_PORT = re.compile(r"host='([^']+)', port=(\d+)")
+_RESOLVE = ("Failed to resolve", "Name or service not known", "nodename nor servname",
+            "Temporary failure in name resolution", "No address associated with hostname", "getaddrinfo failed")
+
+
+def _chain(e: BaseException, limit: int = 12) -> list[BaseException]:
+    """The exception and what it wraps (args[0], .reason, __cause__, __context__), bounded."""
+    out: list[BaseException] = []
+    todo: list[BaseException] = [e]
+    while todo and len(out) < limit:
+        x = todo.pop(0)
+        if any(x is y for y in out):
+            continue
+        out.append(x)
+        for nxt in (x.args[0] if x.args else None, getattr(x, "reason", None), x.__cause__, x.__context__):
+            if isinstance(nxt, BaseException):
+                todo.append(nxt)
+    return out
+
+
+def _balanced(text: str) -> bool:
+    return text.count("(") == text.count(")") and text.count("[") == text.count("]")
+
+
+def shorten(text: str, limit: int = MAX_DETAIL) -> str:
+    """The first line of a message, whole when it fits; else cut at the last sentence, clause or
+    word boundary where every parenthesis is closed, marked with "…". Never "(Caused by Name"."""
+    line = " ".join(next((ln for ln in str(text).splitlines() if ln.strip()), "").split())
+    if len(line) <= limit and _balanced(line):
+        return line
+    cuts = [m.start() + 1 for m in re.finditer(r"[.;:,](?=\s)", line[: limit + 1])]  # after a clause
+    cuts += [m.start() for m in re.finditer(r"\s\(", line[: limit + 1])]  # before a parenthesis
+    cuts += [m.start() for m in re.finditer(r"\s", line[: limit + 1])]  # between words
+    for i in sorted(set(cuts), reverse=True):
+        head = line[:i].rstrip(" ,;:")
+        if head and _balanced(head):
+            return head + " …"
+    head = line.split("(")[0].split("[")[0].strip()[:limit].rstrip(" ,;:")
+    return (head + " …") if head else "(no message)"
+
+
+def explain(e: BaseException, where: str = "") -> str:
+    """What went wrong, in words a person can act on; urllib3/requests/socket noise is reduced
+    to "cannot resolve host X", "connection refused by X:N", "timed out", "certificate not trusted".
+    Secrets (env values) are masked."""
+    from .logs import mask
+
+    chain = _chain(e)
+    text = " ".join(str(x) for x in chain)
+    host, port = "", ""
+    for x in chain:
+        pool = getattr(x, "pool", None)
+        if getattr(pool, "host", None):
+            host, port = str(pool.host), str(getattr(pool, "port", "") or "")
+            break
+    if not host and (m := _HOST_PORT.search(text)):
+        host, port = m.group(1), m.group(2)
+    target = where or (f"{host}:{port}" if host and port else host)
+    if any(isinstance(x, socket.gaierror) for x in chain) or any(s in text for s in _RESOLVE):
+        name = host or where.rsplit(":", 1)[0] or "the server"
+        return mask(f"cannot resolve host {name} (no DNS answer: check the name and the network)")
+    if any(isinstance(x, ConnectionRefusedError) for x in chain) or "Connection refused" in text:
+        return mask(f"connection refused{f' by {target}' if target else ''} (nothing listens there)")
+    if any(isinstance(x, ssl.SSLCertVerificationError) for x in chain) or "CERTIFICATE_VERIFY_FAILED" in text:
+        why = next((x.verify_message for x in chain if isinstance(x, ssl.SSLCertVerificationError)), "")
+        return mask(f"certificate not trusted{f' ({why})' if why else ''}")
+    if any(isinstance(x, TimeoutError | socket.timeout) for x in chain) or re.search(r"timed? ?out", text, re.I):
+        return mask(f"timed out{f' talking to {target}' if target else ''}")
+    if isinstance(e, ConnectionResetError) or "Connection reset" in text:
+        return mask(f"connection reset{f' by {target}' if target else ''}")
+    return mask(f"{type(e).__name__}: {shorten(str(e))}" if str(e).strip() else type(e).__name__)
 
 
 def check_config(path: str | Path | None) -> tuple[Check, Config | None]:
@@ -86,7 +170,7 @@ def check_smtp(cfg: Config) -> Check:
             with outbox_sink(outbox) as server, smtplib.SMTP("127.0.0.1", server.port, timeout=10) as c:
                 c.noop()
         except (OSError, RuntimeError, smtplib.SMTPException) as e:
-            return Check("smtp", "fail", f"embedded sink cannot run ({e})", f"make {outbox} writable")
+            return Check("smtp", "fail", f"embedded sink cannot run: {explain(e)}", f"make {outbox} writable")
         return Check("smtp", "ok", f"embedded sink, ok: no [smtp] host, messages are written to {outbox}/")
     where = f"{s.host}:{s.port} ({s.security})"
     password = s.password()
@@ -96,7 +180,7 @@ def check_smtp(cfg: Config) -> Check:
     try:
         ctx = smtp_context(cfg)
     except (OSError, ssl.SSLError) as e:
-        return Check("smtp", "fail", f"[smtp] ca_file {s.ca_file!r} cannot be loaded ({e})",
+        return Check("smtp", "fail", f"[smtp] ca_file {s.ca_file!r} cannot be loaded: {explain(e)}",
                      "point [smtp] ca_file at a PEM CA certificate, or leave it empty")
     try:
         if s.security == "ssl":
@@ -120,10 +204,11 @@ def check_smtp(cfg: Config) -> Check:
     except smtplib.SMTPNotSupportedError as e:
         return Check("smtp", "fail", f"{where}: {e}", "check [smtp] security (starttls | ssl | none) and port")
     except ssl.SSLError as e:
-        return Check("smtp", "fail", f"{where}: TLS failed ({e.reason or e})",
+        why = e.verify_message if isinstance(e, ssl.SSLCertVerificationError) else (e.reason or shorten(str(e)))
+        return Check("smtp", "fail", f"{where}: TLS failed ({why})",
                      "check [smtp] security and port; for a private CA set [smtp] ca_file")
     except (OSError, smtplib.SMTPException) as e:
-        return Check("smtp", "fail", f"{where}: cannot talk to the server ({type(e).__name__}: {e})",
+        return Check("smtp", "fail", f"{where}: cannot talk to the server: {explain(e, f'{s.host}:{s.port}')}",
                      "check [smtp] host, port and security, and that the relay is up")
     return Check("smtp", "ok", f"{where}: reachable, {auth}")
 
@@ -133,11 +218,19 @@ def check_llm(cfg: Config) -> Check:
     if not m.model:
         return Check("llm", "skip", "skip: no model configured ([llm] model is empty: the extractive analyzer runs)",
                      "set [llm] model (and the key in the env var named by api_key_env) for LLM analyses")
-    key = m.api_key()
-    keyless = m.model.startswith(("ollama", "ollama_chat")) or any(h in m.api_base for h in ("127.0.0.1", "localhost"))
-    if not key and not keyless:
+    from ..llm import preflight
+    from ..llm.client import keyless
+
+    if not m.api_key() and not keyless(m):
         return Check("llm", "fail", f"model {m.model!r} is set but ${m.api_key_env} is empty",
                      f"export {m.api_key_env}=... (or clear [llm] model to use the extractive analyzer)")
+    problem = preflight(m)  # what `run` refuses before any work (a model litellm cannot route...)
+    if problem:
+        detail, _, fix = problem.rpartition("; ")
+        return Check("llm", "fail", shorten(detail or problem),
+                     f"{fix if detail else 'check [llm] model'} (a provider litellm knows, e.g. "
+                     "openai/gpt-4o-mini or ollama/qwen2.5:14b; the same for fallback_models)")
+    key = m.api_key()
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm
 
@@ -150,11 +243,8 @@ def check_llm(cfg: Config) -> Check:
     try:
         r = litellm.completion(model=m.model, messages=[{"role": "user", "content": "Reply with the word: ok"}], **kw)
         text = (r.choices[0].message.content or "").strip()
-    except Exception as e:
-        from .logs import mask
-
-        msg = mask(str(e).strip().splitlines()[0][:160] if str(e).strip() else "")
-        return Check("llm", "fail", f"model {m.model!r} did not answer ({type(e).__name__}: {msg})",
+    except Exception as e:  # noqa: BLE001 - litellm raises many kinds; each becomes one line
+        return Check("llm", "fail", f"model {m.model!r} did not answer: {explain(e)}",
                      f"check [llm] model and api_base, and the key in ${m.api_key_env}")
     if not text:
         return Check("llm", "fail", f"model {m.model!r} answered with nothing", "check [llm] model")
@@ -176,9 +266,123 @@ def check_arxiv(cfg: Config) -> Check:
         if total is None:
             raise ValueError("the answer is not an arXiv Atom feed (no opensearch:totalResults)")
     except (requests.RequestException, ET.ParseError, ValueError) as e:
-        return Check("arxiv", "fail", f"{url}: {type(e).__name__}: {str(e)[:160]}",
+        return Check("arxiv", "fail", f"{url}: {explain(e)}",
                      "check the network and [arxiv] base_url (https://export.arxiv.org/api/query)")
     return Check("arxiv", "ok", f"{url}: reachable ({total} results for cat:{cats[0]})")
+
+
+_LOCAL_SUFFIXES = (".localhost", ".local", ".localdomain", ".invalid", ".internal", ".lan", ".home.arpa")
+
+
+def local_domain(domain: str) -> bool:
+    """A domain the internet cannot send to or verify (localhost, *.local, an IP literal, one label):
+    mail From it through a real relay is rejected or junked, and replies never come back."""
+    d = domain.lower().strip().rstrip(".")
+    if d.startswith("[") or _is_ip(d):
+        return True
+    return d == "localhost" or "." not in d or d.endswith(_LOCAL_SUFFIXES)
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.strip("[]").removeprefix("IPv6:"))
+    except ValueError:
+        return False
+    return True
+
+
+def check_from(cfg: Config) -> Check:
+    """The From (and Reply-To) every message carries: a valid address, and with a real relay, one
+    at a domain that can send mail (`…@localhost` only works with the embedded sink)."""
+    from ..deliver.message import MessageError, parse_address
+
+    s = cfg.smtp
+    try:
+        sender = parse_address(s.from_, "[smtp] from")
+        reply = parse_address(s.reply_to, "[smtp] reply_to") if s.reply_to else None
+    except MessageError as e:
+        return Check("from", "fail", str(e), 'write it as "Name <newsletter@your-domain.org>"')
+    if not s.host:
+        return Check("from", "ok", f"{sender.addr_spec} (the embedded sink keeps mail here; "
+                     "use an address at your domain before setting [smtp] host)")
+    for label, addr in (("[smtp] from", sender), ("[smtp] reply_to", reply)):
+        if addr is not None and local_domain(addr.domain):
+            return Check("from", "fail", f"{label} {addr.addr_spec} is a local address but mail goes out "
+                         f"through {s.host}: receiving servers reject or junk it and replies cannot come back",
+                         f'set {label} to an address at a domain you send for, e.g. "arXiv Daily '
+                         f'<newsletter@your-domain.org>"')
+    from ..config import normalize_email
+
+    try:
+        normalize_email(sender.addr_spec)
+    except ValueError as e:
+        return Check("from", "fail", f"[smtp] from {sender.addr_spec}: {shorten(str(e))}",
+                     'write it as "Name <newsletter@your-domain.org>"')
+    return Check("from", "ok", f"{sender.addr_spec}" + (f", replies to {reply.addr_spec}" if reply else ""))
+
+
+def _loopback(host: str | None) -> bool:
+    h = (host or "").lower()
+    return h == "localhost" or h.endswith(".localhost") or (_is_ip(h) and ipaddress.ip_address(h).is_loopback)
+
+
+def _running_serve(cfg: Config) -> str:
+    """Ask whatever listens on 127.0.0.1:[web] port for a bogus unsubscribe: our `serve` answers 400
+    with a secret and 503 without one. '' when nothing listens."""
+    import requests
+
+    url = f"http://127.0.0.1:{cfg.web.port}/unsubscribe?token=doctor-probe"
+    session = requests.Session()
+    session.trust_env = False  # loopback: never through an HTTP proxy from the environment
+    try:
+        with session:
+            r = session.get(url, timeout=5)
+    except requests.RequestException:
+        return "other"
+    return {400: "ok", 503: "no-secret"}.get(r.status_code, "other")
+
+
+def check_web(cfg: Config) -> Check:
+    """What `serve` and the links in every message need when `[web] public_url` is set: the signing
+    secret (else send refuses and the page answers 503), https, and the local port."""
+    from ..deliver.tokens import GENERATE_SECRET, secret_problem
+
+    w = cfg.web
+    if not w.public_url:
+        return Check("web", "skip", "skip: [web] public_url is empty (mail carries a mailto unsubscribe link "
+                     "only, no archive links; `serve` is not needed)",
+                     "set [web] public_url and run `newsletter serve` behind it for one-click unsubscribe")
+    problem = secret_problem(cfg)
+    if problem:
+        return Check("web", "fail", problem,
+                     f"export {w.unsubscribe_secret_env}=\"$({GENERATE_SECRET})\" where `run`, `send` and "
+                     "`serve` run, and keep it: changing it breaks the links already mailed")
+    url = urlparse(w.public_url)
+    if url.scheme != "https" and not _loopback(url.hostname):
+        return Check("web", "fail", f"[web] public_url {w.public_url} is plain http: the unsubscribe token and "
+                     "the reader's address travel in clear, and mail clients distrust such links",
+                     "put `newsletter serve` behind a TLS reverse proxy and set public_url to https://...")
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", w.port))
+            state = f"port {w.port} is free for `newsletter serve`"
+        except OSError:
+            state = ""
+    if not state:
+        running = _running_serve(cfg)
+        if running == "no-secret":
+            return Check("web", "fail", f"`serve` on 127.0.0.1:{w.port} answers 503: it was started without "
+                         f"${w.unsubscribe_secret_env}", "restart `newsletter serve` with the variable set")
+        if running == "other":
+            return Check("web", "fail", f"127.0.0.1:{w.port} is taken by something that is not `newsletter serve`",
+                         "stop it, or set [web] port (and the reverse proxy) to a free port")
+        state = f"`serve` answers on 127.0.0.1:{w.port}"
+    return Check("web", "ok", f"{w.public_url}: unsubscribe links signed with ${w.unsubscribe_secret_env}; {state}")
+
+
+CHECKS: tuple[Callable[[Config], Check], ...] = (
+    check_subscribers, check_store, check_smtp, check_from, check_llm, check_arxiv, check_web,
+)
 
 
 def doctor(config: str | Path | None = None, emit: Callable[[str], None] | None = None) -> list[Check]:
@@ -193,12 +397,14 @@ def doctor(config: str | Path | None = None, emit: Callable[[str], None] | None 
     c, cfg = check_config(config)
     add(c)
     if cfg is None:
-        for name in ("subscribers", "store", "smtp", "llm", "arxiv"):
-            add(Check(name, "skip", "skip: the config is not valid", "fix the config first"))
+        for fn in CHECKS:
+            add(Check(fn.__name__.removeprefix("check_"), "skip", "skip: the config is not valid",
+                      "fix the config first"))
         return out
-    for fn in (check_subscribers, check_store, check_smtp, check_llm, check_arxiv):
+    for fn in CHECKS:
         try:
             add(fn(cfg))
         except Exception as e:  # a check must never crash the others
-            add(Check(fn.__name__.removeprefix("check_"), "fail", f"{type(e).__name__}: {e}", "see the log"))
+            add(Check(fn.__name__.removeprefix("check_"), "fail", f"the check itself crashed: {explain(e)}",
+                      "report this with the line above"))
     return out

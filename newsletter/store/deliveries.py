@@ -65,19 +65,40 @@ class DeliveriesMixin:
         rows = self.db.execute(f"select status, count(*) from deliveries {where} group by status", args).fetchall()
         return {s: n for s, n in rows}
 
-    def suppress(self, email: str, reason: str, detail: str = "") -> None:
+    def suppress(self, email: str, reason: str, detail: str = "", list_name: str = "") -> None:
+        """Stop mail to the address for one list, or for every list with list_name "" (bounces, complaints)."""
         with self.transaction():
             self.db["suppressions"].upsert(
-                {"email": email.lower(), "reason": reason, "detail": detail, "at": now_iso()}, pk="email"
+                {"email": email.lower(), "list": list_name, "reason": reason, "detail": detail, "at": now_iso()},
+                pk=("email", "list"),
             )
 
-    def unsuppress(self, email: str) -> bool:
+    def unsuppress(self, email: str, list_name: str | None = None) -> bool:
+        """Lift the address's suppressions: every one (None), or only that list's ("" = the every-list one)."""
+        where, args = "email = ?", [email.lower()]
+        if list_name is not None:
+            where += " and list = ?"
+            args.append(list_name)
         with self.transaction():
-            cur = self.db.execute("delete from suppressions where email = ?", [email.lower()])
+            cur = self.db.execute(f"delete from suppressions where {where}", args)
         return cur.rowcount > 0
 
-    def suppressed(self) -> dict[str, str]:
-        return {r["email"]: r["reason"] for r in self.db["suppressions"].rows}
+    def suppressed(self, list_name: str | None = None) -> dict[str, str]:
+        """address -> reason of the addresses that must not get `list_name` (suppressed for it or for
+        every list; the every-list reason wins); with None, every address suppressed for any list."""
+        if list_name is None:
+            rows = self.db.query("select email, reason from suppressions order by email, list desc")
+        else:
+            rows = self.db.query(
+                "select email, reason from suppressions where list in ('', ?) order by email, list desc", [list_name]
+            )
+        return {r["email"]: r["reason"] for r in rows}  # the last row per address is list "": it wins
+
+    def suppressions(self, email: str | None = None) -> list[dict[str, str]]:
+        """Every suppression row (email, list, reason, detail, at), for listing; "" list = every list."""
+        where, args = ("where email = ?", [email.lower()]) if email is not None else ("", [])
+        return [dict(r) for r in self.db.query(
+            f"select email, list, reason, detail, at from suppressions {where} order by email, list", args)]
 
     def day_unsent(self, day: date) -> int:
         """Deliveries of this date's editions still waiting to go out (pending or half-sent)."""

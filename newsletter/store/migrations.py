@@ -99,3 +99,22 @@ def m001_initial(db: sqlite_utils.Database) -> None:
 def m002_edition_attachments(db: sqlite_utils.Database) -> None:
     """What render produced travels with the edition: the files a shortened email attaches."""
     db["editions"].add_column("attachments", str, not_null_default="[]")
+
+
+@migration
+def m003_suppressions_per_list(db: sqlite_utils.Database) -> None:
+    """A suppression names its list ("" = every list): one-click unsubscribe leaves the other lists.
+
+    SQLite cannot change a primary key in place, so the table is rebuilt with pk (email, list);
+    every old row was an every-list suppression and is copied as list "".
+    """
+    db.execute(
+        "create table suppressions_v2 (email text not null, list text not null default '', reason text, "
+        "detail text, at text, primary key (email, list))"
+    )
+    db.execute(
+        "insert into suppressions_v2 (email, list, reason, detail, at) "
+        "select email, '', reason, detail, at from suppressions"
+    )
+    db.execute("drop table suppressions")
+    db.execute("alter table suppressions_v2 rename to suppressions")

@@ -8,18 +8,21 @@
 It binds 127.0.0.1 only; put it behind the reverse proxy that answers for public_url (TLS
 there). Tokens are HMACs of (list, address) with the secret from `[web] unsubscribe_secret_env`:
 a forged or altered token is refused with 400 and changes nothing. Unsubscribing suppresses the
-address for every list (the suppressions table is per address); the list is kept as detail.
+address for the token's list only (other lists keep coming); the pages speak the list's language
+and name it by its title.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 from html import escape
 from urllib.parse import parse_qs
 
 from ..config import Config
-from ..deliver.tokens import TokenError, secret_from_env, verify_token
+from ..deliver.tokens import GENERATE_SECRET, TokenError, secret_from_env, secret_problem, unverified_list, verify_token
+from ..errors import ConfigError
 from ..render.archive import archive_for_path, index_page
 from ..store import Store
 from .server import LocalServer
@@ -29,7 +32,7 @@ log = logging.getLogger(__name__)
 MAX_BODY = 16_384
 
 _PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex"><title>{title}</title>
 <style>body{{font-family:-apple-system,"Segoe UI",Roboto,"PingFang SC","Microsoft YaHei",sans-serif;
 max-width:36em;margin:3em auto;padding:0 1em;color:#222;line-height:1.5}}
@@ -37,36 +40,90 @@ button{{font-size:1em;padding:.5em 1.2em;border-radius:4px;border:1px solid #555
 </style></head><body><h1>{title}</h1>{body}</body></html>
 """
 
+# The unsubscribe pages in the list's language; {list} is the profile's title in quotes, or a
+# generic phrase when the token names a list this config no longer has.
+PAGES: dict[str, dict[str, str]] = {
+    "en": {
+        "quoted": "«{title}»",
+        "generic": "this newsletter",
+        "confirm_title": "Unsubscribe from {list}?",
+        "confirm": "<p><b>{email}</b> will no longer receive {list}. Other lists you receive are not affected.</p>",
+        "button": "Unsubscribe",
+        "done_title": "Unsubscribed",
+        "done": "<p>You will no longer receive {list} at <b>{email}</b>. "
+                "Other lists you receive are not affected.</p>",
+        "invalid_title": "Invalid link",
+        "invalid": "<p>This unsubscribe link is not valid (it may have been cut or altered). "
+                   "Please use the link from the newsletter itself, or reply to it to unsubscribe.</p>",
+        "unavailable_title": "Unsubscribe unavailable",
+        "unavailable": "<p>This server has no unsubscribe secret configured. "
+                       "Please reply to the newsletter to unsubscribe.</p>",
+    },
+    "zh": {
+        "quoted": "「{title}」",
+        "generic": "本简报",
+        "confirm_title": "退订{list}？",
+        "confirm": "<p>确认后，<b>{email}</b> 将不再收到{list}。您订阅的其他栏目不受影响。</p>",
+        "button": "确认退订",
+        "done_title": "已退订",
+        "done": "<p><b>{email}</b> 将不再收到{list}。您订阅的其他栏目不受影响。</p>",
+        "invalid_title": "退订链接无效",
+        "invalid": "<p>此退订链接无效（可能被截断或改动）。请使用简报邮件中的原始链接，或直接回复简报邮件退订。</p>",
+        "unavailable_title": "暂时无法退订",
+        "unavailable": "<p>本服务器未配置退订密钥。请直接回复简报邮件退订。</p>",
+    },
+}
 
-def _page(title: str, body: str) -> str:
-    return _PAGE.format(title=escape(title), body=body)
+
+def _page(title: str, body: str, lang: str = "en") -> str:
+    return _PAGE.format(title=escape(title), body=body, lang=lang)
+
+
+def list_words(cfg: Config, list_name: str | None) -> tuple[str, dict[str, str], str]:
+    """(language, its strings, how the page names the list): the profile's language and human
+    title; English and a generic phrase for a list this config does not know (never the internal name)."""
+    try:
+        profile = cfg.profile(list_name) if list_name else None
+    except ConfigError:
+        profile = None
+    lang = profile.language if profile is not None and profile.language in PAGES else "en"
+    words = PAGES[lang]
+    named = words["quoted"].format(title=profile.title) if profile is not None else words["generic"]
+    return lang, words, named
 
 
 def unsubscribe_action(store: Store, cfg: Config, method: str, token: str) -> tuple[str, str]:
-    """(HTTP status, HTML page) for a request to /unsubscribe; POST suppresses the address."""
+    """(HTTP status, HTML page) for a request to /unsubscribe.
+
+    GET only shows a confirmation with a button (link scanners fetch every link and must change
+    nothing); POST (RFC 8058 one-click, or the button) suppresses the address for the token's list
+    only, once: posting again finds it suppressed and writes nothing.
+    """
     secret = secret_from_env(cfg)
     if secret is None:
-        return "503 Service Unavailable", _page(
-            "Unsubscribe unavailable", "<p>This server has no unsubscribe secret configured. "
-            "Please reply to the newsletter to unsubscribe.</p>")
+        lang, w, _ = list_words(cfg, unverified_list(token))
+        return "503 Service Unavailable", _page(w["unavailable_title"], w["unavailable"], lang)
     try:
         email, list_name = verify_token(secret, token)
     except TokenError:
-        return "400 Bad Request", _page(
-            "Invalid link", "<p>This unsubscribe link is not valid (it may have been cut or altered). "
-            "Please use the link from the newsletter itself, or reply to it to unsubscribe.</p>")
+        lang, w, _ = list_words(cfg, unverified_list(token))
+        return "400 Bad Request", _page(w["invalid_title"], w["invalid"], lang)
+    lang, w, named = list_words(cfg, list_name)
+    fill = {"email": escape(email), "list": escape(named)}
     if method == "POST":
-        store.suppress(email, "unsubscribed", f"one-click from list {list_name}")
-        log.info("unsubscribed one address from list %s", list_name)
-        return "200 OK", _page(
-            "Unsubscribed", f"<p><b>{escape(email)}</b> will receive no more newsletters.</p>")
+        with store.transaction():
+            if email not in store.suppressed(list_name):
+                store.suppress(email, "unsubscribed", "one-click", list_name=list_name)
+                log.info("unsubscribed one address from list %s", list_name)
+        return "200 OK", _page(w["done_title"], w["done"].format(**fill), lang)
     action = f"/unsubscribe?token={escape(token, quote=True)}"
     return "200 OK", _page(
-        "Unsubscribe?",
-        f"<p>Stop sending the <b>{escape(list_name)}</b> newsletter to <b>{escape(email)}</b>?</p>"
-        f'<form method="post" action="{action}">'
+        w["confirm_title"].format(list=named),
+        w["confirm"].format(**fill)
+        + f'<form method="post" action="{action}">'
         '<input type="hidden" name="List-Unsubscribe" value="One-Click">'
-        "<button type=\"submit\">Unsubscribe</button></form>",
+        f'<button type="submit">{escape(w["button"])}</button></form>',
+        lang,
     )
 
 
@@ -125,8 +182,16 @@ class WebServer(LocalServer):
         super().__init__(make_app(store, cfg), port, name="serve")
 
 
+def startup_warnings(cfg: Config) -> list[str]:
+    """What `serve` should say before answering: a missing or weak secret would only show as 503s."""
+    problem = secret_problem(cfg)
+    return [f"{problem}; set it in the service's environment (generate one with {GENERATE_SECRET})"] if problem else []
+
+
 def serve(store: Store, cfg: Config, port: int | None = None, ready: Callable[[str], None] | None = None) -> None:
-    """Serve until Ctrl-C (what `newsletter serve` runs)."""
+    """Serve until Ctrl-C (what `newsletter serve` runs); says at start when unsubscribe cannot work."""
+    for line in startup_warnings(cfg):
+        print(f"warning: {line}", file=sys.stderr, flush=True)
     server = WebServer(store, cfg, cfg.web.port if port is None else port).start()
     try:
         if ready:
