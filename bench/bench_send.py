@@ -93,7 +93,7 @@ def _edition_html() -> tuple[str, str, str]:
 def main() -> None:
     from newsletter.config import load_config
     from newsletter.deliver import send_edition
-    from newsletter.message import MessageFactory
+    from newsletter.deliver.message import MessageFactory
     from newsletter.models import Edition, Subscriber
     from newsletter.store import Store
 
