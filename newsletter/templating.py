@@ -37,6 +37,14 @@ def override_dir(cfg: Any | None) -> Path | None:
     return cfg.resolve(cfg.templates_dir).resolve()
 
 
+def override_names(override: Path | None) -> tuple[str, ...]:
+    """The override files present now: part of the environments' cache key, so adding or removing
+    one takes effect at the next render even in a long-running `newsletter schedule`."""
+    if override is None or not override.is_dir():
+        return ()
+    return tuple(sorted(str(p.relative_to(override)) for p in override.rglob("*.j2")))
+
+
 def loader(override: Path | None):
     """Jinja2 loader: the override folder (when given; it need not exist) before the package's."""
     from jinja2 import ChoiceLoader, FileSystemLoader
@@ -59,11 +67,12 @@ def template_error(e: Exception, name: str, override: Path | None) -> ConfigErro
         mine = override is not None and override in file.parents
         fix = ("fix it, or delete it to use the package's copy" if mine
                else "the installed package is damaged; reinstall newsletter")
-        return ConfigError(f"templates: {e.filename or e.name or name}:{e.lineno}: {e.message}; {fix}")
+        return ConfigError(f"templates: {e.filename or e.name or name}:{e.lineno}: {e.message.rstrip('.')}; {fix}")
     if isinstance(e, TemplateNotFound):
         missing = e.name or name
-        return ConfigError(f"templates: {missing} not found {where}; reinstall newsletter, or copy the package's "
-                           f"{missing} into {override or 'the templates_dir folder'}")
+        fix = ("the installed package lacks it; reinstall newsletter" if missing in REQUIRED
+               else f"create it in {override or 'the templates_dir folder'} or fix the name that refers to it")
+        return ConfigError(f"templates: {missing} not found {where}; {fix}")
     if isinstance(e, UndefinedError) and _has_overrides(override):
         return ConfigError(f"templates: {name}: {e.message} (an override in {override} is in use; compare it "
                            "with the package's copy, or delete it)")
@@ -83,15 +92,27 @@ def reporting(name: str, override: Path | None) -> Iterator[None]:
 
 
 def check_templates(cfg: Any | None) -> None:
-    """Before a run: every template loads and parses (overrides included), or one ConfigError line.
+    """Before a run: every template loads and parses (overrides included), and so does every
+    template they extend or include by name; else one ConfigError line.
 
     Compiling them all costs milliseconds and means a broken override stops the run before it
     fetches or spends anything, instead of failing one profile halfway through."""
+    from jinja2 import meta
+
     from .llm.prompts import prompt_env
     from .render.email import env
 
     override = override_dir(cfg)
-    pages, prompts = env(cfg), prompt_env(override)
+    pages, prompts = env(cfg), prompt_env(override, override_names(override))
     for name in REQUIRED:
-        with reporting(name, override):
-            (prompts if name.startswith("prompts/") else pages).get_template(name)
+        jinja = prompts if name.startswith("prompts/") else pages
+        todo, seen = [name], set()
+        while todo and len(seen) < 100:  # bounded: a template cannot pull in more than that
+            current = todo.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            with reporting(current, override):
+                source, _, _ = jinja.loader.get_source(jinja, current)
+                jinja.get_template(current)
+                todo.extend(n for n in meta.find_referenced_templates(jinja.parse(source)) if isinstance(n, str))

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ..templating import PACKAGE_TEMPLATES, loader, reporting
+from ..templating import PACKAGE_TEMPLATES, loader, override_names, reporting
 
 Messages = list[dict[str, str]]
 
@@ -26,8 +26,8 @@ def templates_dir() -> Path:
 
 
 @lru_cache(maxsize=8)
-def prompt_env(override: Path | None):
-    """One Jinja2 environment per override folder (plain text: no autoescape)."""
+def prompt_env(override: Path | None, names: tuple[str, ...] = ()):
+    """One Jinja2 environment per override folder and set of override files (plain text: no autoescape)."""
     from jinja2 import Environment, StrictUndefined
 
     return Environment(loader=loader(override), undefined=StrictUndefined, autoescape=False,
@@ -38,7 +38,7 @@ def prompt_messages(language: str, name: str, overrides: Path | None = None, **c
     """Render prompts/{language}/{name}.j2 (an override first) into [system, user] messages."""
     template = f"prompts/{language}/{name}.j2"
     with reporting(template, overrides):
-        text = prompt_env(overrides).get_template(template).render(**ctx)
+        text = prompt_env(overrides, override_names(overrides)).get_template(template).render(**ctx)
     system, _, user = text.partition(USER_MARK)
     return [{"role": "system", "content": system.strip()}, {"role": "user", "content": user.strip()}]
 
@@ -47,7 +47,7 @@ def prompt_hash(language: str, name: str, overrides: Path | None = None) -> str:
     """Changes when the template actually used changes (the override when there is one), so
     stored scores from an older or other prompt are not reused."""
     template = f"prompts/{language}/{name}.j2"
-    env = prompt_env(overrides)
+    env = prompt_env(overrides, override_names(overrides))
     with reporting(template, overrides):
         src, _, _ = env.loader.get_source(env, template)
     return hashlib.sha256(src.encode("utf-8")).hexdigest()[:16]

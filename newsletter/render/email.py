@@ -26,7 +26,7 @@ from pathlib import Path
 from markupsafe import Markup, escape
 
 from ..models import Edition, EditionEntry
-from ..templating import loader, override_dir, reporting
+from ..templating import loader, override_dir, override_names, reporting
 from . import ui
 from .markdown import anchor
 from .sanitize import md_inline, md_to_html, neutralize, one_line
@@ -203,7 +203,7 @@ def card(e: EditionEntry, lang: str, allowance: int | None, full_url: str) -> di
 
 
 @lru_cache(maxsize=8)
-def _env(override: Path | None):
+def _env(override: Path | None, names: tuple[str, ...] = ()):
     from jinja2 import Environment, StrictUndefined
 
     def finalize(v):
@@ -219,14 +219,15 @@ def _env(override: Path | None):
 def env(cfg=None):
     """The page templates' environment: `cfg`'s templates_dir overrides first, then the package's
     (one cached environment per override folder, so tests with several configs do not mix them)."""
-    return _env(override_dir(cfg))
+    override = override_dir(cfg)
+    return _env(override, override_names(override))
 
 
 def render_page(name: str, cfg=None, **ctx) -> str:
     """Render one page template; a missing or broken template is one ConfigError line."""
     override = override_dir(cfg)
     with reporting(name, override):
-        return _env(override).get_template(name).render(**ctx)
+        return _env(override, override_names(override)).get_template(name).render(**ctx)
 
 
 def trusted(s: str) -> Markup:
