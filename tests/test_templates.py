@@ -116,3 +116,17 @@ def test_preview_checks_templates_first(project, cli):
     r = cli("preview", "--demo", "--no-open", "--port", "0")
     assert r.code == 2, (r.code, r.err)
     assert "archive_preview.html.j2" in one_error_line(r)
+
+
+def test_doctor_reports_overrides_and_broken_ones(project):
+    from newsletter.ops.doctor import check_templates as doctor_check
+
+    cfg = load_config(project.config)
+    assert doctor_check(cfg).state == "ok" and "no overrides" in doctor_check(cfg).detail
+    (project.dir / "templates" / "prompts" / "en").mkdir(parents=True)
+    (project.dir / "templates" / "prompts" / "en" / "score.j2").write_text("{{ ok }}")
+    c = doctor_check(cfg)
+    assert c.state == "ok" and "1 override(s)" in c.detail and "prompts/en/score.j2" in c.detail
+    (project.dir / "templates" / "email.mjml.j2").write_text("{% for %}")
+    c = doctor_check(cfg)
+    assert c.state == "fail" and "email.mjml.j2:1:" in c.detail and str(project.dir / "templates") in c.fix

@@ -161,6 +161,22 @@ def check_llm(cfg: Config) -> Check:
     return Check("llm", "ok", f"model {m.model!r} answers ({text[:20]!r})")
 
 
+def check_templates(cfg: Config) -> Check:
+    """Templates load and parse, overrides included (what `run` checks before it starts)."""
+    from .. import templating
+
+    try:
+        templating.check_templates(cfg)
+    except ConfigError as e:
+        return Check("templates", "fail", str(e).removeprefix("templates: "),
+                     f"fix or delete the override in {templating.override_dir(cfg)}")
+    folder = templating.override_dir(cfg)
+    names = templating.override_names(folder)
+    if not names:
+        return Check("templates", "ok", f"the package's templates (no overrides in {folder})")
+    return Check("templates", "ok", f"{len(names)} override(s) in {folder}: {', '.join(names)}")
+
+
 def check_arxiv(cfg: Config) -> Check:
     import requests
 
@@ -193,10 +209,10 @@ def doctor(config: str | Path | None = None, emit: Callable[[str], None] | None 
     c, cfg = check_config(config)
     add(c)
     if cfg is None:
-        for name in ("subscribers", "store", "smtp", "llm", "arxiv"):
+        for name in ("subscribers", "store", "smtp", "llm", "arxiv", "templates"):
             add(Check(name, "skip", "skip: the config is not valid", "fix the config first"))
         return out
-    for fn in (check_subscribers, check_store, check_smtp, check_llm, check_arxiv):
+    for fn in (check_subscribers, check_store, check_smtp, check_llm, check_arxiv, check_templates):
         try:
             add(fn(cfg))
         except Exception as e:  # a check must never crash the others
