@@ -183,6 +183,8 @@ class Config(_Model):
     schedule: ScheduleConfig = ScheduleConfig()
     web: WebConfig = WebConfig()
     subscribers_dir: str = "subscribers"
+    # a folder of template overrides looked up before the package's own (see newsletter.templating)
+    templates_dir: str = "templates"
     profiles: list[Profile] = Field(min_length=1)
     # where it was read from; relative paths in it are relative to this folder
     base_dir: Path = Path(".")

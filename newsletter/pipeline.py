@@ -19,6 +19,7 @@ from .errors import ConfigError, CostCeilingReached, LLMFatalError, NewsletterEr
 from .models import Edition, Paper
 from .progress import Progress, emit
 from .store import Store, now_iso
+from .templating import check_templates
 
 log = logging.getLogger(__name__)
 
@@ -219,6 +220,7 @@ def run_day(
     wanted = STAGES[: STAGES.index(until) + 1]
     if "select" in wanted:
         check_llm(cfg)
+        check_templates(cfg)
     run_id = store.start_run(command, day)
     stage, llm = "fetch", None
     try:

@@ -15,11 +15,12 @@ import asyncio
 import logging
 
 from ..config import Config
-from ..errors import CostCeilingReached, LLMFatalError
+from ..errors import ConfigError, CostCeilingReached, LLMFatalError
 from ..llm import LLMError, prompt_messages, run_sync
 from ..models import Analysis, Paper
 from ..progress import Progress, emit
 from ..store import Store
+from ..templating import override_dir
 from . import fulltext as ft
 from .extractive import extractive_analysis, key_findings
 from .validate import ABSTRACT_POINTS, FULLTEXT_SECTIONS, check_answer
@@ -61,10 +62,10 @@ async def _analyze_one(llm, cfg: Config, language: str, paper: Paper, pdf_sem: a
         text = await ft.fetch_fulltext(cfg, paper, pdf_sem)
         body = ft.cut_to_budget(text, ft.budget_for(cfg))
         checks["pdf"] = f"ok ({ft.estimate_tokens(body)} tokens)"
-        return prompt_messages(language, "analysis", paper=paper, fulltext=body)
+        return prompt_messages(language, "analysis", override_dir(cfg), paper=paper, fulltext=body)
 
     async def abstract_messages():
-        return prompt_messages(language, "abstract", paper=paper)
+        return prompt_messages(language, "abstract", override_dir(cfg), paper=paper)
 
     ladder = (
         ("fulltext", fulltext_messages, FULLTEXT_SECTIONS[language]),
@@ -78,7 +79,7 @@ async def _analyze_one(llm, cfg: Config, language: str, paper: Paper, pdf_sem: a
                 return Analysis(paper_id=paper.id, language=language, kind=kind, text=res.text,
                                 key_findings=findings, model=ans.model, version=paper.version, checks=checks)
             log.info("analysis of %s: %s answer failed %s; falling back", paper.id, kind, res.failed)
-        except (CostCeilingReached, LLMFatalError):
+        except (CostCeilingReached, LLMFatalError, ConfigError):  # a broken prompt override is the user's to fix
             raise
         except ft.FullTextUnavailable as e:
             checks["pdf"] = f"unavailable: {e}"

@@ -9,6 +9,7 @@ from ..errors import CostCeilingReached, LLMFatalError
 from ..llm import LLMError, prompt_messages, run_sync
 from ..models import Edition
 from ..store import Store
+from ..templating import override_dir
 from .extractive import entries_context, extractive_summary
 from .ladder import ask
 from .validate import SUMMARY_SECTIONS
@@ -23,7 +24,7 @@ def summarize(store: Store, cfg: Config, edition: Edition, llm=None) -> str:
     if llm is None:
         return extractive_summary(cfg, edition)
     lang = edition.language
-    msgs = prompt_messages(lang, "summary", title=edition.title, entries=entries_context(edition))
+    msgs = prompt_messages(lang, "summary", override_dir(cfg), title=edition.title, entries=entries_context(edition))
     try:
         res, _ = run_sync(lambda: ask(llm, msgs, lang, "summary", SUMMARY_SECTIONS[lang]))
     except (CostCeilingReached, LLMFatalError):

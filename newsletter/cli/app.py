@@ -256,9 +256,11 @@ def preview(
     demo: DemoOpt = False,
 ) -> None:
     """Serve the archive on 127.0.0.1: every edition as subscribers see it, with text part and Markdown."""
+    from ..templating import check_templates
     from ..web.preview import serve as serve_preview
 
     with opened(config, cfg=_maybe_demo(config, demo)) as (cfg, store):
+        check_templates(cfg)
         day = parse_day(date_, cfg) if date_ else None
         if profile is not None:
             cfg.profile(profile)

@@ -1,11 +1,19 @@
-"""Prompts: templates/prompts/{language}/{name}.j2 rendered into chat messages, and their hashes."""
+"""Prompts: templates/prompts/{language}/{name}.j2 rendered into chat messages, and their hashes.
+
+The package's prompts are used unless the config's `templates_dir` holds a file of the same
+name (`prompts/en/score.j2`): see `newsletter.templating`. Callers pass that override folder
+(`templating.override_dir(cfg)`); None means the package's prompts only.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from ..templating import PACKAGE_TEMPLATES, loader, override_names, reporting
 
 Messages = list[dict[str, str]]
 
@@ -14,30 +22,35 @@ USER_MARK = "--- user ---"
 
 def templates_dir() -> Path:
     """The prompts shipped inside the package (package data, so wheels have them too)."""
-    return Path(__file__).resolve().parent.parent / "templates" / "prompts"
+    return PACKAGE_TEMPLATES / "prompts"
 
 
-def prompt_messages(language: str, name: str, **ctx: Any) -> Messages:
-    """Render templates/prompts/{language}/{name}.j2 into [system, user] messages."""
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+@lru_cache(maxsize=8)
+def prompt_env(override: Path | None, names: tuple[str, ...] = ()):
+    """One Jinja2 environment per override folder and set of override files (plain text: no autoescape)."""
+    from jinja2 import Environment, StrictUndefined
 
-    env = _ENV.get("env")
-    if env is None:
-        env = Environment(loader=FileSystemLoader(str(templates_dir())), undefined=StrictUndefined,
-                          autoescape=False, keep_trailing_newline=False)
-        _ENV["env"] = env
-    text = env.get_template(f"{language}/{name}.j2").render(**ctx)
+    return Environment(loader=loader(override), undefined=StrictUndefined, autoescape=False,
+                       keep_trailing_newline=False)
+
+
+def prompt_messages(language: str, name: str, overrides: Path | None = None, **ctx: Any) -> Messages:
+    """Render prompts/{language}/{name}.j2 (an override first) into [system, user] messages."""
+    template = f"prompts/{language}/{name}.j2"
+    with reporting(template, overrides):
+        text = prompt_env(overrides, override_names(overrides)).get_template(template).render(**ctx)
     system, _, user = text.partition(USER_MARK)
     return [{"role": "system", "content": system.strip()}, {"role": "user", "content": user.strip()}]
 
 
-def prompt_hash(language: str, name: str) -> str:
-    """Changes when the template changes, so stored scores from an older prompt are not reused."""
-    src = (templates_dir() / language / f"{name}.j2").read_bytes()
-    return hashlib.sha256(src).hexdigest()[:16]
-
-
-_ENV: dict[str, Any] = {}
+def prompt_hash(language: str, name: str, overrides: Path | None = None) -> str:
+    """Changes when the template actually used changes (the override when there is one), so
+    stored scores from an older or other prompt are not reused."""
+    template = f"prompts/{language}/{name}.j2"
+    env = prompt_env(overrides, override_names(overrides))
+    with reporting(template, overrides):
+        src, _, _ = env.loader.get_source(env, template)
+    return hashlib.sha256(src.encode("utf-8")).hexdigest()[:16]
 
 
 def strip_code_fence(text: str) -> str:

@@ -175,6 +175,22 @@ def check_llm(cfg: Config) -> Check:
     return Check("llm", "ok", f"model {m.model!r} answers ({text[:20]!r})")
 
 
+def check_templates(cfg: Config) -> Check:
+    """Templates load and parse, overrides included (what `run` checks before it starts)."""
+    from .. import templating
+
+    try:
+        templating.check_templates(cfg)
+    except ConfigError as e:
+        return Check("templates", "fail", str(e).removeprefix("templates: "),
+                     f"fix or delete the override in {templating.override_dir(cfg)}")
+    folder = templating.override_dir(cfg)
+    names = templating.override_names(folder)
+    if not names:
+        return Check("templates", "ok", f"the package's templates (no overrides in {folder})")
+    return Check("templates", "ok", f"{len(names)} override(s) in {folder}: {', '.join(names)}")
+
+
 def check_arxiv(cfg: Config) -> Check:
     import requests
 
@@ -305,7 +321,7 @@ def check_web(cfg: Config) -> Check:
 
 
 CHECKS: tuple[Callable[[Config], Check], ...] = (
-    check_subscribers, check_store, check_smtp, check_from, check_llm, check_arxiv, check_web,
+    check_subscribers, check_store, check_smtp, check_from, check_llm, check_arxiv, check_web, check_templates,
 )
 
 

@@ -14,7 +14,7 @@ from markupsafe import Markup
 
 from ..models import Edition
 from . import ui
-from .email import card, env, trusted
+from .email import card, render_page, trusted
 from .sanitize import md_to_html, one_line
 
 
@@ -36,7 +36,8 @@ def report_page(ed: Edition, cfg=None, back: str = "") -> str:
         c["all_authors"] = ", ".join(one_line(a) for a in e.paper.authors)
         c["abstract_html"] = Markup(md_to_html(one_line(e.paper.abstract))) if e.paper.abstract.strip() else ""
         cards.append(c)
-    return env().get_template("archive_edition.html.j2").render(
+    return render_page(
+        "archive_edition.html.j2", cfg,
         **page_context(ed.language),
         page_title=one_line(ed.title),
         title=one_line(ed.title),
@@ -73,7 +74,7 @@ def email_fragment(email_html: str) -> Markup:
 
 
 def index_page(editions: list[dict], heading: str = "arXiv daily: archive", preview: bool = False,
-               href=None) -> str:
+               href=None, cfg=None) -> str:
     """The list of editions (rows of `Store.list_editions()`), newest first.
 
     `href(row) -> str` gives each row's link; by default the public archive path.
@@ -84,8 +85,9 @@ def index_page(editions: list[dict], heading: str = "arXiv daily: archive", prev
     for r in editions:
         link = href(r) if href else ui.archive_path(date.fromisoformat(r["date"]), r["profile"])
         rows.append({**r, "href": link, "title": one_line(r.get("title") or "")})
-    return env().get_template("archive_index.html.j2").render(
-        **page_context("en"), page_title=heading, heading=heading, editions=rows, preview=preview, wide=False,
+    return render_page(
+        "archive_index.html.j2", cfg, **page_context("en"), page_title=heading, heading=heading, editions=rows,
+        preview=preview, wide=False,
     )
 
 

@@ -12,7 +12,7 @@ Layout for a phone reader: the papers come first, as ONE compact list (rank, tit
 takeaway), then a short executive-summary excerpt, then the cards. A card shows the key findings
 and at most READING_ALLOWANCE characters of the analysis (its key sections first); the complete
 analyses and summary live in the archive page / attached report. Dark mode: see `mj-style` in
-templates/email.mjml.j2 and `COLOR_SCHEME_META`.
+newsletter/templates/email.mjml.j2 and `COLOR_SCHEME_META`.
 """
 
 from __future__ import annotations
@@ -20,17 +20,18 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from markupsafe import Markup, escape
 
 from ..models import Edition, EditionEntry
+from ..templating import loader, override_dir, override_names, reporting
 from . import ui
 from .digest import clip_columns, shorten_analysis, summary_excerpt, takeaway
 from .markdown import anchor
 from .sanitize import md_inline, md_to_html, neutralize, one_line
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"  # package data: wheels carry it
 HTML_BUDGET = 100_000  # bytes of UTF-8; Gmail clips at ~102 KB
 PERSONALIZATION_RESERVE = 1_500  # room for the longest name + unsubscribe URL substituted later
 SHORTENED_MARK = "nl-shortened"  # an id in the HTML of a shortened edition (see is_shortened)
@@ -87,27 +88,32 @@ def card(e: EditionEntry, lang: str, allowance: int | None, full_url: str) -> di
     }
 
 
-def _env():
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+@lru_cache(maxsize=8)
+def _env(override: Path | None, names: tuple[str, ...] = ()):
+    from jinja2 import Environment, StrictUndefined
 
     def finalize(v):
         # every plain string is untrusted: break placeholder markers, then autoescape does HTML
         return v if isinstance(v, Markup) or not isinstance(v, str) else neutralize(v)
 
     return Environment(
-        loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, finalize=finalize,
+        loader=loader(override), autoescape=True, finalize=finalize,
         undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
     )
 
 
-_ENV = None
+def env(cfg=None):
+    """The page templates' environment: `cfg`'s templates_dir overrides first, then the package's
+    (one cached environment per override folder, so tests with several configs do not mix them)."""
+    override = override_dir(cfg)
+    return _env(override, override_names(override))
 
 
-def env():
-    global _ENV
-    if _ENV is None:
-        _ENV = _env()
-    return _ENV
+def render_page(name: str, cfg=None, **ctx) -> str:
+    """Render one page template; a missing or broken template is one ConfigError line."""
+    override = override_dir(cfg)
+    with reporting(name, override):
+        return _env(override, override_names(override)).get_template(name).render(**ctx)
 
 
 def trusted(s: str) -> Markup:
@@ -138,7 +144,8 @@ def _mjml_source(ed: Edition, cfg, allowance: int | None, keep_cards: int | None
     if excerpt and excerpt != summary and excerpt != one_line(summary):
         more = s["summary_attached"] if shortened else s["summary_more"] if full_url else ""
     pt = ui.profile_title(ed.title, ed.profile)
-    html = env().get_template("email.mjml.j2").render(
+    html = render_page(
+        "email.mjml.j2", cfg,
         lang=lang,
         title=one_line(ed.title),
         heading=pt,

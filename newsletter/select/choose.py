@@ -77,9 +77,10 @@ def select_papers(
         return chosen
 
     from ..llm import prompt_hash
+    from ..templating import override_dir
     from .llm_scores import score_with_llm
 
-    phash = hashlib.sha256((prompt_hash(profile.language, "score") + prompt_fingerprint(profile)).encode()
+    phash = hashlib.sha256((prompt_hash(profile.language, "score", override_dir(cfg)) + prompt_fingerprint(profile)).encode()
                            ).hexdigest()[:16]
     stored = store.get_scores(profile.name, list(hits), llm.model)
     scores: dict[str, Score] = {pid: s for pid, s in stored.items() if s.prompt_hash == phash}

@@ -13,12 +13,14 @@ import asyncio
 import json
 import logging
 import re
+from pathlib import Path
 
 from ..config import Config, Profile
 from ..errors import CostCeilingReached, LLMFatalError
 from ..llm import LLMError, prompt_messages, run_sync, strip_code_fence
 from ..models import Paper, Score
 from ..progress import Progress, emit
+from ..templating import override_dir
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +37,7 @@ def score_with_llm(
 
         async def one(batch: list[Paper]) -> dict[str, Score]:
             nonlocal done
-            out = await _score_batch(llm, profile, batch, phash)
+            out = await _score_batch(llm, profile, batch, phash, override_dir(cfg))
             done += 1
             emit(progress, "select", f"select[{profile.name}]: scored {done}/{len(batches)} batches"
                  if done == len(batches) else "", done=done, total=len(batches), profile=profile.name)
@@ -50,10 +52,11 @@ def score_with_llm(
     return run_sync(main)
 
 
-async def _score_batch(llm, profile: Profile, batch: list[Paper], phash: str) -> dict[str, Score]:
+async def _score_batch(llm, profile: Profile, batch: list[Paper], phash: str,
+                       overrides: Path | None = None) -> dict[str, Score]:
     """Scores for a batch: ask, retry once on a bad answer, then split; missing ids = unscorable."""
     ids = [p.id for p in batch]
-    messages = prompt_messages(profile.language, "score", profile=profile, papers=batch)
+    messages = prompt_messages(profile.language, "score", overrides, profile=profile, papers=batch)
     max_tokens = 150 + 120 * len(batch)
     for attempt in range(2):
         try:
@@ -88,7 +91,8 @@ async def _score_batch(llm, profile: Profile, batch: list[Paper], phash: str) ->
         return {}
     half = len(batch) // 2
     left, right = await asyncio.gather(
-        _score_batch(llm, profile, batch[:half], phash), _score_batch(llm, profile, batch[half:], phash)
+        _score_batch(llm, profile, batch[:half], phash, overrides),
+        _score_batch(llm, profile, batch[half:], phash, overrides),
     )
     return {**left, **right}
 

@@ -31,7 +31,7 @@ from ..models import Edition, Subscriber
 from ..placeholders import personalize
 from ..render import ui
 from ..render.archive import archive_for_path, email_fragment, index_page, page_context
-from ..render.email import env, is_shortened
+from ..render.email import is_shortened, render_page
 from .server import LocalServer
 
 log = logging.getLogger(__name__)
@@ -98,8 +98,8 @@ def edition_page(store, cfg, ed: Edition, who: Recipient) -> str:
     base = f"/edition/{ed.id}"
     as_line = (f"as {who.name} <{who.email}>" if not who.sample else f"as the sample reader <{who.email}>"
                " (use --as EMAIL for a subscriber's exact message)")
-    return env().get_template("archive_preview.html.j2").render(
-        **page_context(ed.language),
+    return render_page(
+        "archive_preview.html.j2", cfg, **page_context(ed.language),
         page_title=f"Preview: {ed.title}",
         title=ed.title,
         subline=f"{ed.date.isoformat()} · {ed.profile} · {len(ed.entries)} papers · {ed.status}",
@@ -142,7 +142,7 @@ def make_app(store, cfg, as_email: str | None = None):
         try:
             if path == "/":
                 body = index_page(store.list_editions(), heading="arXiv daily: preview", preview=True,
-                                  href=lambda r: f"/edition/{r['id']}")
+                                  href=lambda r: f"/edition/{r['id']}", cfg=cfg)
             elif path == "/favicon.ico":
                 status, ctype, body = "204 No Content", "image/x-icon", ""
             elif m := re.fullmatch(r"/edition/(\d+)(?:/(email\.html|text\.txt|issue\.md|message\.eml))?", path):

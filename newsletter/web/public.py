@@ -154,7 +154,7 @@ def make_app(store: Store, cfg: Config) -> Callable:
             elif method not in ("GET", "HEAD"):
                 status, body = "405 Method Not Allowed", _page("Not allowed", "<p>Only GET here.</p>")
             elif path == "/":
-                body = index_page([r for r in store.list_editions() if r["status"] in ("rendered", "sent")])
+                body = index_page([r for r in store.list_editions() if r["status"] in ("rendered", "sent")], cfg=cfg)
             elif path.startswith("/archive/") and (page := archive_for_path(store, cfg, path)) is not None:
                 body = page
             else:
