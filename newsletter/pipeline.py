@@ -13,13 +13,12 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date
 
-from . import stop
+from . import stop, templating
 from .config import Config, Profile, load_subscribers
 from .errors import ConfigError, CostCeilingReached, LLMFatalError, NewsletterError, RunError, StopRequested
 from .models import Edition, Paper
 from .progress import Progress, emit
 from .store import Store, now_iso
-from .templating import check_templates
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +139,15 @@ def stage_deliver(store: Store, cfg: Config, ed: Edition, progress: Progress | N
         ed.status = "sent"
         store.update_edition(ed.id, status="sent")
     return counts
+
+
+def check_templates(cfg: Config) -> None:
+    """Before any work: the email, archive and prompt templates (overrides included) all load."""
+    from .llm.prompts import prompt_env
+    from .render.email import env
+
+    override = templating.override_dir(cfg)
+    templating.verify_templates(env(cfg), prompt_env(override, templating.override_names(override)), override)
 
 
 def check_llm(cfg: Config) -> None:

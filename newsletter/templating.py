@@ -91,19 +91,14 @@ def reporting(name: str, override: Path | None) -> Iterator[None]:
         raise err from None
 
 
-def check_templates(cfg: Any | None) -> None:
-    """Before a run: every template loads and parses (overrides included), and so does every
-    template they extend or include by name; else one ConfigError line.
+def verify_templates(pages: Any, prompts: Any, override: Path | None) -> None:
+    """Every required template loads and parses in its Jinja2 environment (overrides included),
+    and so does every template they extend or include by name; else one ConfigError line.
 
     Compiling them all costs milliseconds and means a broken override stops the run before it
     fetches or spends anything, instead of failing one profile halfway through."""
     from jinja2 import meta
 
-    from .llm.prompts import prompt_env
-    from .render.email import env
-
-    override = override_dir(cfg)
-    pages, prompts = env(cfg), prompt_env(override, override_names(override))
     for name in REQUIRED:
         jinja = prompts if name.startswith("prompts/") else pages
         todo, seen = [name], set()

@@ -11,7 +11,8 @@ from pathlib import Path
 from newsletter.config import load_config
 from newsletter.llm.prompts import prompt_hash, prompt_messages
 from newsletter.models import Paper
-from newsletter.templating import PACKAGE_TEMPLATES, REQUIRED, check_templates, override_dir
+from newsletter.pipeline import check_templates
+from newsletter.templating import PACKAGE_TEMPLATES, REQUIRED, override_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 

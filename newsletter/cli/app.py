@@ -256,7 +256,7 @@ def preview(
     demo: DemoOpt = False,
 ) -> None:
     """Serve the archive on 127.0.0.1: every edition as subscribers see it, with text part and Markdown."""
-    from ..templating import check_templates
+    from ..pipeline import check_templates
     from ..web.preview import serve as serve_preview
 
     with opened(config, cfg=_maybe_demo(config, demo)) as (cfg, store):

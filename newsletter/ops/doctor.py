@@ -178,9 +178,10 @@ def check_llm(cfg: Config) -> Check:
 def check_templates(cfg: Config) -> Check:
     """Templates load and parse, overrides included (what `run` checks before it starts)."""
     from .. import templating
+    from ..pipeline import check_templates
 
     try:
-        templating.check_templates(cfg)
+        check_templates(cfg)
     except ConfigError as e:
         return Check("templates", "fail", str(e).removeprefix("templates: "),
                      f"fix or delete the override in {templating.override_dir(cfg)}")
