@@ -14,17 +14,16 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     NEWSLETTER_CONFIG=/data/config.toml
 
 WORKDIR /app
-# Dependencies first (a layer that survives code changes), then the code. The package finds
-# templates/ next to itself, so it is installed in place (-e) from /app.
+# Dependencies first (a layer that survives code changes), then the package itself (templates,
+# prompts and the sample day are package data inside it).
 COPY pyproject.toml README.md ./
-RUN mkdir newsletter && touch newsletter/__init__.py \
-    && pip install -e . tzdata \
-    && rm -rf newsletter
+RUN mkdir newsletter && printf '__version__ = "0"\n' > newsletter/__init__.py \
+    && pip install . tzdata \
+    && pip uninstall -y newsletter && rm -rf newsletter build
 COPY newsletter ./newsletter
-COPY templates ./templates
 COPY config.toml ./config.toml
 COPY subscribers ./subscribers
-RUN pip install --no-deps -e . \
+RUN pip install --no-deps . \
     && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin newsletter \
     && mkdir -p /data && chown newsletter:newsletter /data \
     && printf '#!/bin/sh\nset -e\n[ -f /data/config.toml ] || cp /app/config.toml /data/config.toml\n[ -d /data/subscribers ] || cp -r /app/subscribers /data/subscribers\nexec "$@"\n' > /usr/local/bin/newsletter-entrypoint \
