@@ -19,6 +19,7 @@ from .errors import ConfigError, CostCeilingReached, LLMFatalError, NewsletterEr
 from .models import Edition, Paper
 from .progress import Progress, emit
 from .store import Store, now_iso
+from .wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ def stage_fetch(store: Store, cfg: Config, day: date, progress: Progress | None 
     done = store.get_fetch(day)
     if done and done["status"] in ("ok", "empty"):
         papers = store.fetched_papers(day)
-        emit(progress, "fetch", f"fetch: {len(papers)} papers for {day} already in the store")
+        emit(progress, "fetch", f"fetch: {plural(len(papers), 'paper')} for {day} already in the store")
         return papers
     categories = sorted({c for p in cfg.profiles for c in p.categories})
     last = store.last_fetch_before(day)
@@ -55,7 +56,7 @@ def stage_fetch(store: Store, cfg: Config, day: date, progress: Progress | None 
     new = store.upsert_papers(result.papers)
     status = "ok" if result.papers else "empty"
     store.record_fetch(day, result.since, result.until, categories, [p.id for p in result.papers], new, status)
-    emit(progress, "fetch", f"fetch: {len(result.papers)} papers ({new} new) submitted "
+    emit(progress, "fetch", f"fetch: {plural(len(result.papers), 'paper')} ({new} new) submitted "
          f"{result.since:%Y-%m-%d %H:%M} – {result.until:%Y-%m-%d %H:%M} UTC")
     return result.papers
 
@@ -69,7 +70,7 @@ def stage_select(
 
     ed = store.get_edition(day, profile.name)
     if ed is not None:
-        emit(progress, "select", f"select[{profile.name}]: {len(ed.entries)} papers already chosen",
+        emit(progress, "select", f"select[{profile.name}]: {plural(len(ed.entries), 'paper')} already chosen",
              profile=profile.name)
         return ed
     scores = select_papers(store, cfg, profile, day, papers, llm=llm, progress=progress)

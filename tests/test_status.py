@@ -66,10 +66,10 @@ def test_status_tells_what_happened_and_what_is_next(project):
     assert "error: arXiv served a stale feed: try again later" in text
     assert "#1 run issue 2026-02-09" in text and "ok at stage deliver, cost $0.0123" in text
     assert "fetched 120; cv: 2 papers, rendered; sent 2 (2 now)" in text
-    assert "2026-02-10 cv: 1 papers, rendered; deliveries deferred 1, failed 1, pending 1" in text
+    assert "2026-02-10 cv: 1 paper, rendered; deliveries deferred 1, failed 1, pending 1" in text
     assert "deliveries: sent 2, pending 1, sending 0, deferred 1, failed 1, suppressed 0" in text
-    assert "  deferred ada@example.org (2026-02-10 cv, 1 attempts): 451 4.3.0 mailbox busy" in text
-    assert "  failed bob@example.org (2026-02-10 cv, 1 attempts): 550 5.1.1 no such user" in text
+    assert "  deferred ada@example.org (2026-02-10 cv, 1 attempt): 451 4.3.0 mailbox busy" in text
+    assert "  failed bob@example.org (2026-02-10 cv, 1 attempt): 550 5.1.1 no such user" in text
     assert "  pending alan@example.org (2026-02-10 cv, 0 attempts)" in text
     assert "go out on the next run" in text
 
@@ -107,7 +107,7 @@ def test_status_names_a_running_scheduler_and_a_run_in_progress(project, cli):
 def test_history_by_id_word_and_profile(project, cli):
     store = Store.open(project.db)
     fill(store)
-    assert history_lines(store)[0].startswith("2026-02-10 cv (rendered, 1 papers, sent to 0): CV - 2026-02-10")
+    assert history_lines(store)[0].startswith("2026-02-10 cv (rendered, 1 paper, sent to 0): CV - 2026-02-10")
     by_id = history_lines(store, "2602.06830v1")
     assert by_id[0].startswith("2026-02-09 cv (sent, 2 papers, sent to 2)")
     assert "  * 2. 2602.06830v2  GaussianPOP: Compact 3D Gaussian Splatting" in by_id

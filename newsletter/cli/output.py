@@ -9,14 +9,12 @@ from typing import TextIO
 
 from ..ops.logs import mask
 from ..progress import Event
+from ..wording import plural
+
+__all__ = ["LABELS", "ProgressView", "plural"]
 
 LABELS = {"fetch": "fetching", "select": "scoring", "analyze": "analysing", "render": "rendering",
           "deliver": "sending"}
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    """'1 paper', '2 papers'; `many` for irregular plurals."""
-    return f"{n} {word if n == 1 else (many or word + 's')}"
 
 
 class ProgressView:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ..wording import plural
 from .common import ConfigOpt, get_config, opened
 
 subscribers_app = typer.Typer(
@@ -53,7 +54,7 @@ def subscribers_list(config: ConfigOpt = None) -> None:
         for s, why in rows:
             flag = f"  [suppressed: {why}]" if why else ""
             typer.echo(f"{s.email}\t{s.name}\t{','.join(s.profiles)}\t{Path(s.source).name}{flag}")
-        typer.echo(f"{len(rows)} subscribers, {sum(1 for _, w in rows if w)} with a suppression", err=True)
+        typer.echo(f"{plural(len(rows), 'subscriber')}, {sum(1 for _, w in rows if w)} with a suppression", err=True)
 
 
 @subscribers_app.command("import")

@@ -19,6 +19,7 @@ from ..errors import DeliveryError
 from ..models import Edition, Subscriber
 from ..progress import Progress, emit
 from ..store import Store
+from ..wording import plural
 from .connection import SMTPParams, smtp_params
 from .ledger import jobs_to_send, prepare_ledger
 from .message import MessageError, MessageFactory
@@ -102,7 +103,7 @@ def send_edition(
         params, where = smtp_target(stack, cfg)
         sender = Sender(store, edition.id, factory, params, factory.sender.addr_spec, cfg.smtp.pool_size,
                         cfg.smtp.rate_per_second, policy, len(jobs))
-        emit(progress, stage, f"deliver[{who}]: {len(jobs)} messages to {where}, "
+        emit(progress, stage, f"deliver[{who}]: {plural(len(jobs), 'message')} to {where}, "
              f"{min(cfg.smtp.pool_size, len(jobs))} connections", profile=who)
 
         def tick() -> None:
@@ -118,7 +119,7 @@ def send_edition(
          f"failed {c['failed']}, suppressed {c['suppressed']}, pending {c['pending']}", profile=who)
     if sender.fatal:
         report.stopped = sender.fatal
-        raise DeliveryError(f"sending stopped: {sender.fatal}; {c['pending']} messages kept pending, "
+        raise DeliveryError(f"sending stopped: {sender.fatal}; {plural(c['pending'], 'message')} kept pending, "
                             "run `newsletter send` again once fixed", report)
     return report
 

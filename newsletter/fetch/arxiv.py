@@ -28,6 +28,7 @@ from ..config import ArxivConfig
 from ..errors import ArxivError, StopRequested
 from ..models import Paper
 from ..progress import Progress, emit
+from ..wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -357,7 +358,7 @@ def fetch_once(
     if len(inside) < len(papers):
         notes.append(f"{len(papers) - len(inside)} papers outside the window were dropped")
         log.info(notes[-1])
-    msg = (f"arXiv: {len(inside)} papers submitted {since:%Y-%m-%d %H:%M} – {until:%Y-%m-%d %H:%M} UTC "
+    msg = (f"arXiv: {plural(len(inside), 'paper')} submitted {since:%Y-%m-%d %H:%M} – {until:%Y-%m-%d %H:%M} UTC "
            f"({total} results, {client.pages} pages, {client.requests} requests)")
     emit(progress, "fetch", msg)
     return FetchResult(papers=inside, since=since, until=until, total=total, requests=client.requests,

@@ -24,6 +24,7 @@ from ..config import Config
 from ..cron import crontab_trigger
 from ..errors import NewsletterError
 from ..store import Store
+from ..wording import plural
 from . import shutdown
 from .lock import LockHeld, hold, run_lock_path, scheduler_lock_path
 from .logs import detach_file
@@ -92,7 +93,7 @@ def _explain(store: Store, day: date, report: Any) -> None:
         log.info("issue %s [%s]: %s papers, %s; deliveries %s", day, name, info.get("papers"), info.get("status"), d)
     if not report.editions or all(i.get("status") == "empty" for i in report.editions.values()):
         f = store.get_fetch(day)
-        why = (f"arXiv announced nothing new for {day} (fetch status {f['status']}, {f['count']} papers)"
+        why = (f"arXiv announced nothing new for {day} (fetch status {f['status']}, {plural(f['count'], 'paper')})"
                if f else f"nothing fetched for {day}")
         log.info("%s: no edition, nothing mailed", why)
     elif shutdown.stop_requested():

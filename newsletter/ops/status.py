@@ -10,6 +10,7 @@ from typing import Any
 
 from ..config import Config
 from ..store import Store
+from ..wording import plural
 
 
 def _deliveries(d: dict[str, Any]) -> str:
@@ -29,7 +30,7 @@ def _counts(c: dict[str, Any]) -> str:
         if k == "fetched":
             continue
         if isinstance(v, dict) and "papers" in v:
-            bit = f"{k}: {v['papers']} papers, {v.get('status', '')}"
+            bit = f"{k}: {plural(v['papers'], 'paper')}, {v.get('status', '')}"
             if v.get("deliveries"):
                 bit += f"; {_deliveries(v['deliveries'])}"
             parts.append(bit)
@@ -78,7 +79,7 @@ def status_lines(cfg: Config, store: Store, now: datetime | None = None, runs: i
         lines.append("editions:")
         for e in eds:
             c = store.delivery_counts(e["id"])
-            lines.append(f"  {e['date']} {e['profile']}: {e['papers']} papers, {e['status']}; deliveries "
+            lines.append(f"  {e['date']} {e['profile']}: {plural(e['papers'], 'paper')}, {e['status']}; deliveries "
                          + (", ".join(f"{k} {v}" for k, v in sorted(c.items())) or "none"))
     total = store.delivery_counts()
     lines.append("deliveries: " + ", ".join(f"{k} {total.get(k, 0)}" for k in
@@ -86,7 +87,7 @@ def status_lines(cfg: Config, store: Store, now: datetime | None = None, runs: i
     issues = store.delivery_issues(("pending", "sending", "deferred", "failed"), limit=10)
     for d in issues:
         err = f": {d['last_error']}" if d["last_error"] else ""
-        lines.append(f"  {d['status']} {d['email']} ({d['date']} {d['profile']}, {d['attempts']} attempts){err}")
+        lines.append(f"  {d['status']} {d['email']} ({d['date']} {d['profile']}, {plural(d['attempts'], 'attempt')}){err}")
     if any(d["status"] in ("pending", "sending", "deferred") for d in issues):
         lines.append("  (pending and deferred messages go out on the next run or `newsletter send --date DAY`)")
     return lines
@@ -100,7 +101,7 @@ def history_lines(store: Store, query: str = "", profile: str | None = None, lim
         return [f"no edition featured {query!r}" if query else "no editions yet"]
     out: list[str] = []
     for e in rows:
-        out.append(f"{e['date']} {e['profile']} ({e['status']}, {len(e['papers'])} papers, sent to {e['sent']}): "
+        out.append(f"{e['date']} {e['profile']} ({e['status']}, {plural(len(e['papers']), 'paper')}, sent to {e['sent']}): "
                    f"{e['title']}")
         for p in e["papers"]:
             mark = "*" if p["id"] in e["matches"] else " "

@@ -18,6 +18,7 @@ from ..keywords import KeywordHit, has_keywords, keyword_score
 from ..models import Paper, Score
 from ..progress import Progress, emit
 from ..store import Store
+from ..wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ def select_papers(
     featured = store.featured_before(profile.name, [p.id for p in mine], day)
     pool = [p for p in mine if p.id not in featured]
     candidates = prefilter(pool, profile)
-    emit(progress, "select", f"select[{profile.name}]: {len(mine)} of {len(papers)} papers in "
+    emit(progress, "select", f"select[{profile.name}]: {len(mine)} of {plural(len(papers), 'paper')} in "
          f"{', '.join(profile.categories)}, {len(featured)} featured before, {len(candidates)} past the "
          "keyword prefilter", profile=profile.name)
     if not candidates:

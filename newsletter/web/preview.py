@@ -32,6 +32,7 @@ from ..placeholders import personalize
 from ..render import ui
 from ..render.archive import archive_for_path, email_fragment, index_page, page_context
 from ..render.email import is_shortened, render_page
+from ..wording import plural
 from .server import LocalServer
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ def edition_page(store, cfg, ed: Edition, who: Recipient) -> str:
         "archive_preview.html.j2", cfg, **page_context(ed.language),
         page_title=f"Preview: {ed.title}",
         title=ed.title,
-        subline=f"{ed.date.isoformat()} · {ed.profile} · {len(ed.entries)} papers · {ed.status}",
+        subline=f"{ed.date.isoformat()} · {ed.profile} · {plural(len(ed.entries), 'paper')} · {ed.status}",
         as_line=as_line + (f"\n{headers}" if headers else ""),
         report_href=ui.archive_path(ed.date, ed.profile),
         email_href=f"{base}/email.html",
