@@ -121,9 +121,13 @@ def test_a_refused_key_or_model_stops_the_run_and_mails_nothing(project, cli, ar
 def test_on_failure_extractive_mails_the_issue_saying_the_llm_was_unavailable(project, cli, arxiv, stub,
                                                                             monkeypatch):
     use_stub(project, stub, monkeypatch, on_failure="extractive")
+    stub.when(lambda b: b.get("model") == "stub-backup", MODEL_NOT_FOUND)
     stub.when(lambda b: True, INVALID_KEY)
     r = cli("run", "--date", DAY.isoformat())
     assert r.code == 0, r.out + r.err
+    said = [line for line in r.out.splitlines() if line.startswith("cv:")]
+    assert len(said) == 1 and "without the LLM: the LLM refuses every call" in said[0], r.out
+    assert said[0].endswith(("without it", "…")), said[0]  # a long reason is shortened at a word
     assert len(stub.requests) == 2  # one per model, then the run goes on without the LLM
     assert len(outbox(project)) == 2  # both subscribers of cv
     cfg = load_config(project.config)
@@ -137,6 +141,8 @@ def test_on_failure_extractive_mails_the_issue_saying_the_llm_was_unavailable(pr
     assert ed.summary.startswith(f"> **{notice}**")
     assert ed.markdown.split("## Executive Summary", 1)[1].lstrip().startswith(f"> **{notice}**")
     assert {e.analysis.kind for e in ed.entries} == {"extractive"}
+    # the mailed report (attached HTML) carries it; the email body shows the papers first and only
+    # an excerpt of the summary, without the notice (render/email.py: see the report of this branch)
     mail = outbox(project)[0].read_bytes()
     assert notice in _decoded_text(mail)
     counts = json.loads(last_run(project)["counts"])
