@@ -16,6 +16,7 @@ from datetime import date
 from . import stop, templating
 from .config import Config, Profile, load_subscribers
 from .errors import ConfigError, CostCeilingReached, LLMFatalError, NewsletterError, RunError, StopRequested
+from .llm.client import clip
 from .models import Edition, Paper
 from .progress import Progress, emit
 from .store import Store, now_iso
@@ -192,7 +193,7 @@ def _run_profile(
             if cfg.llm.on_failure != "extractive":
                 raise
             notice = _degraded_notice(profile, str(e))
-            info["degraded"] = str(e)[:300]
+            info["degraded"] = clip(str(e), 300)
             emit(progress, stage, f"{profile.name}: {e}; going on without the LLM ([llm] on_failure = \"extractive\")",
                  profile=profile.name)
             llm = None
@@ -267,14 +268,14 @@ def run_day(
         return report
     except BaseException as e:
         cost = store.llm_totals(run_id)["cost"]
-        store.update_run(run_id, stage=stage, status="failed", finished=now_iso(), cost=cost, error=str(e)[:500],
+        store.update_run(run_id, stage=stage, status="failed", finished=now_iso(), cost=cost, error=clip(str(e), 500),
                          counts={"fetched": report.fetched, **report.editions})
         raise
 
 
 def _profile_failed(store: Store, day: date, profile: Profile, info: dict, e: BaseException,
                     progress: Progress | None) -> None:
-    info["error"] = str(e)[:300] or type(e).__name__
+    info["error"] = clip(str(e), 300) or type(e).__name__
     emit(progress, info.get("stage", "select"), f"{profile.name}: failed at {info.get('stage')}: {info['error']}; "
          "the other profiles go on", profile=profile.name)
 

@@ -176,3 +176,34 @@ def test_retry_after_header_is_read():
     assert retry_after_seconds(err) == 7.0  # type: ignore[arg-type]
     assert retry_after_seconds(SimpleNamespace(response=SimpleNamespace(headers={"retry-after": "Wed, 21 Oct"}))) == 0.0
     assert retry_after_seconds(ValueError("x")) == 0.0 and retry_after_seconds(None) == 0.0
+
+
+def test_a_missing_key_reported_as_a_500_is_fatal_and_not_retried(stub, tmp_path, monkeypatch):
+    """litellm reports the OpenAI client's 'Missing credentials' as an InternalServerError (500):
+    it is read as fatal, asked once, and no request leaves the machine."""
+    from newsletter.errors import LLMFatalError
+
+    stub.reset()
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("NEWSLETTER_TEST_LLM_KEY", raising=False)
+    cfg = make_config(tmp_path, stub, max_retries=4)
+    store = Store.open(cfg.store_path)
+    llm = make_llm(cfg, store, store.start_run("run", None))
+    with pytest.raises(LLMFatalError) as e:
+        complete(llm, MSG)
+    assert "refuses every call" in str(e.value) and "Missing credentials" in str(e.value)
+    assert llm.calls == 1 and stub.requests == []
+
+
+def test_provider_errors_read_as_one_short_line():
+    from newsletter.llm.client import _short, clip
+
+    class AuthenticationError(Exception):
+        status_code = 401
+
+    e = AuthenticationError("litellm.AuthenticationError: AuthenticationError: OpenAIException - Incorrect API key "
+                            "provided\nmore detail")
+    assert _short(e) == "AuthenticationError 401: Incorrect API key provided"
+    assert clip("one two three four", 12) == "one two…"
+    assert clip("abcdefghijklmnop", 8) == "abcdefg…"  # no space to cut at: a hard cut, still marked
+    assert clip("short", 10) == "short"

@@ -12,10 +12,11 @@ import asyncio
 import io
 import logging
 import re
-import time
 from pathlib import Path
 
+from .. import stop
 from ..config import Config
+from ..errors import StopRequested
 from ..models import Paper
 
 log = logging.getLogger(__name__)
@@ -136,7 +137,14 @@ def cache_path(cfg: Config, paper: Paper) -> Path:
     return cfg.var_dir / "fulltext" / f"{paper.versioned_id.replace('/', '_')}.txt"
 
 
+def _pause(seconds: float) -> None:
+    """Wait before the next download attempt; a stop request (SIGTERM) ends the wait at once."""
+    if stop.wait(seconds):
+        raise StopRequested("stopped on request while waiting to download a PDF")
+
+
 def _download(url: str, timeout: float, retries: int = 2) -> bytes:
+    """The PDF's bytes, retried on 429/5xx (honouring Retry-After up to 30 s) and network errors."""
     import requests
 
     for attempt in range(retries + 1):
@@ -144,7 +152,7 @@ def _download(url: str, timeout: float, retries: int = 2) -> bytes:
             with requests.get(url, timeout=(10, timeout), headers={"User-Agent": USER_AGENT}, stream=True) as r:
                 if r.status_code in (429, 500, 502, 503, 504) and attempt < retries:
                     wait = r.headers.get("Retry-After", "")
-                    time.sleep(min(30.0, float(wait)) if wait.isdigit() else 2.0 * (attempt + 1))
+                    _pause(min(30.0, float(wait)) if wait.isdigit() else 2.0 * (attempt + 1))
                     continue
                 if r.status_code != 200:
                     raise FullTextUnavailable(f"PDF download answered HTTP {r.status_code}")
@@ -159,7 +167,7 @@ def _download(url: str, timeout: float, retries: int = 2) -> bytes:
         except requests.RequestException as e:
             if attempt >= retries:
                 raise FullTextUnavailable(f"PDF download failed ({type(e).__name__})") from None
-            time.sleep(1.0 * (attempt + 1))
+            _pause(1.0 * (attempt + 1))
     raise FullTextUnavailable("PDF download failed")
 
 

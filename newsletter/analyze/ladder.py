@@ -5,8 +5,8 @@ With an LLM each paper gets the best analysis that passes validation, in this or
 abstract: when the PDF is unavailable or the full-text answer fails), `extractive` (key
 sentences of the abstract, no LLM: the last resort, and the only analyzer without an LLM).
 Analyses are stored per (paper, language) and shared between the profiles of that language.
-One paper's failure never fails the run; only the cost ceiling or a fatal LLM error (bad key,
-unknown model) stops it.
+One paper's failure never fails the run; only the cost ceiling, a fatal LLM error (bad key,
+unknown model) or a stop request (SIGTERM, during a download or a backoff) stops it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import asyncio
 import logging
 
 from ..config import Config
-from ..errors import ConfigError, CostCeilingReached, LLMFatalError
+from ..errors import ConfigError, CostCeilingReached, LLMFatalError, StopRequested
 from ..llm import LLMError, prompt_messages, run_sync
 from ..models import Analysis, Paper
 from ..progress import Progress, emit
@@ -79,7 +79,7 @@ async def _analyze_one(llm, cfg: Config, language: str, paper: Paper, pdf_sem: a
                 return Analysis(paper_id=paper.id, language=language, kind=kind, text=res.text,
                                 key_findings=findings, model=ans.model, version=paper.version, checks=checks)
             log.info("analysis of %s: %s answer failed %s; falling back", paper.id, kind, res.failed)
-        except (CostCeilingReached, LLMFatalError, ConfigError):  # a broken prompt override is the user's to fix
+        except (CostCeilingReached, LLMFatalError, StopRequested, ConfigError):  # a broken prompt override is the user's to fix
             raise
         except ft.FullTextUnavailable as e:
             checks["pdf"] = f"unavailable: {e}"
@@ -131,7 +131,7 @@ def analyze_papers(
             emit(progress, "analyze", f"analyze: {done}/{len(todo)} {p.id} → {a.kind}", done=done, total=len(todo))
 
         results = await asyncio.gather(*(one(p) for p in todo), return_exceptions=True)
-        for r in results:  # only the cost ceiling, a fatal LLM error (or a bug); the first one is re-raised
+        for r in results:  # only the cost ceiling, a fatal LLM error, a stop (or a bug); the first is re-raised
             if isinstance(r, BaseException):
                 raise r
 

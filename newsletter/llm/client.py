@@ -4,7 +4,10 @@ Why our own layer: a day is hundreds of calls, so they run concurrently under a 
 answer 429/5xx and hang, so calls time out and retry with exponential backoff and jitter, then
 fall back to other models; an answer is never paid twice, so every response is kept in the
 store's `llm_calls` table keyed by sha256(model, messages, params) and a re-run makes no call;
-a run has a cost ceiling and stops with a clear message when it is reached.
+a run has a cost ceiling and stops with a clear message when it is reached. A bad key, a missing
+permission or an unknown model is fatal: never retried, asked once per model and run (the first
+call to a model goes alone), and the run stops with one line. Every wait of a backoff wakes on a
+stop request (SIGTERM), so a stopping run never sleeps out a Retry-After.
 
 litellm is imported inside functions only: its import takes seconds and hundreds of MB.
 """
@@ -24,18 +27,21 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ..config import Config, LLMConfig
-from ..errors import CostCeilingReached, LLMFatalError
+from ..errors import CostCeilingReached, LLMFatalError, StopRequested
 from ..stop import stop_requested
 from ..store import Store
 from .prompts import Messages
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
+STOP_POLL_SECONDS = 0.2  # how soon a backoff notices a stop request
 
 class LLMError(Exception):
     """A call failed on every model after its retries; the caller falls back (one paper, not the run)."""
+
+
+class ModelRefused(Exception):
+    """This model already refused a call of this run (bad key, unknown model): it is not asked again."""
 
 
 @dataclass
@@ -84,7 +90,7 @@ def _status(e: BaseException) -> int | None:
 _FATAL_NAMES = ("AuthenticationError", "PermissionDeniedError", "NotFoundError")
 _FATAL_TEXT = re.compile(
     r"api[_ ]?key|authenticat|unauthori[sz]ed|permission|forbidden|does not exist|model[^.]{0,40}not found"
-    r"|no such model|unknown model|invalid model|LLM Provider NOT provided",
+    r"|no such model|unknown model|invalid model|LLM Provider NOT provided|missing credentials",
     re.IGNORECASE,
 )
 
@@ -129,11 +135,46 @@ def retry_after_seconds(e: BaseException | None) -> float:
         return 0.0
 
 
-def _short(e: BaseException) -> str:
-    """An error for logs: type, status and the first line, never a key (litellm does not echo it)."""
-    msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
+# litellm wraps the provider's words as "litellm.AuthenticationError: AuthenticationError: OpenAIException - ..."
+_WRAPPERS = re.compile(r"^(?:(?:litellm\.)?\w+(?:Error|Exception)\b(?:\s*-\s*|:\s*))+")
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` in at most `limit` characters, cut after a whole word with '…' (never inside a word)."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:-") + "…"
+
+
+def _short(e: BaseException, limit: int = 160) -> str:
+    """An error for people: type, status and the provider's own words, without litellm's wrapping.
+
+    Never a key: litellm does not echo it, and the CLI and log handlers mask secrets anyway."""
+    lines = str(e).strip().splitlines()
+    msg = _WRAPPERS.sub("", lines[0]).strip() if lines else ""
     s = _status(e)
-    return f"{type(e).__name__}{f' {s}' if s else ''}: {msg}"
+    return clip(f"{type(e).__name__}{f' {s}' if s else ''}: {msg}" if msg else type(e).__name__, limit)
+
+
+async def stoppable_sleep(seconds: float) -> None:
+    """asyncio.sleep that ends early on a stop request (tenacity's `sleep=`): a SIGTERM during a
+    Retry-After of 30 s stops the run within STOP_POLL_SECONDS, not after the wait."""
+    end = time.monotonic() + max(0.0, seconds)
+    while not stop_requested():
+        left = end - time.monotonic()
+        if left <= 0:
+            return
+        await asyncio.sleep(min(STOP_POLL_SECONDS, left))
+
+
+def _stopping(_state: Any) -> bool:
+    """tenacity stop condition: no further attempt once a stop was requested."""
+    return stop_requested()
 
 
 class LLM:
@@ -158,6 +199,10 @@ class LLM:
         self._sem_loop: asyncio.AbstractEventLoop | None = None
         self._unknown_cost_warned = False
         self.dead_models: dict[str, str] = {}  # model -> why it is fatal (bad key, unknown model)
+        self._probed: set[str] = set()  # models whose first call has come back (answer or not)
+        self._probe_locks: dict[str, asyncio.Lock] = {}
+        self._probe_loop: asyncio.AbstractEventLoop | None = None
+        self._fallback_warned: set[str] = set()
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -167,6 +212,13 @@ class LLM:
             self._sem = asyncio.Semaphore(self.cfg.concurrency)
             self._sem_loop = loop
         return self._sem
+
+    def _probe_lock(self, model: str) -> asyncio.Lock:
+        """The lock the first call to `model` holds; one set per event loop (each stage runs its own)."""
+        loop = asyncio.get_running_loop()
+        if self._probe_loop is not loop:
+            self._probe_locks, self._probe_loop = {}, loop
+        return self._probe_locks.setdefault(model, asyncio.Lock())
 
     def check_budget(self) -> None:
         ceiling = self.cfg.max_cost_usd
@@ -203,25 +255,27 @@ class LLM:
                 content=hit["response"] or "", finish_reason=hit["finish_reason"] or "", model=hit["model"],
                 cached=True, prompt_tokens=hit["prompt_tokens"] or 0, completion_tokens=hit["completion_tokens"] or 0,
             )
-        errors: list[str] = []
+        errors: list[tuple[str, str]] = []
         fatal = 0
         for model in self.models:
-            if model in self.dead_models:
-                errors.append(f"{model}: {self.dead_models[model]}")
-                fatal += 1
-                continue
+            if stop_requested():
+                raise StopRequested("stopped on request before the next LLM call")
             try:
-                ans = await self._with_retries(model, messages, params)
-            except CostCeilingReached:
+                ans = await self._ask(model, messages, params)
+            except (CostCeilingReached, StopRequested):
                 raise
             except Exception as e:  # noqa: BLE001 - every provider error means: try the next model
-                errors.append(f"{model}: {_short(e)}")
-                if is_fatal(e):
-                    fatal += 1
-                    self.dead_models[model] = _short(e)  # never asked again this run
-                    log.error("LLM %s refuses every call: %s", model, _short(e))
-                else:
+                if stop_requested():
+                    raise StopRequested("stopped on request while waiting for the LLM") from None
+                why = self.dead_models.get(model)
+                if why is None:
+                    errors.append((model, _short(e)))
                     log.warning("LLM %s failed: %s", model, _short(e))
+                    continue
+                errors.append((model, why))
+                fatal += 1
+                if not isinstance(e, ModelRefused):  # its first refusal: said once, in the log file and -v
+                    log.info("LLM %s refuses every call: %s", model, why)
                 continue
             self.store.put_llm_call({
                 "key": key, "model": ans.model, "messages": json.dumps(messages, ensure_ascii=False),
@@ -230,16 +284,49 @@ class LLM:
                 "completion_tokens": ans.completion_tokens, "cost": ans.cost,
                 "duration_ms": 0, "run_id": self.run_id,
             })
+            self._warn_fallback(ans.model)
             return ans
         self.failures += 1
         if fatal == len(self.models):
             raise LLMFatalError(
-                f"the LLM refuses every call ({'; '.join(errors)}); check [llm] model and the key in "
-                f"${self.cfg.api_key_env}, or set [llm] on_failure = \"extractive\" to mail without it"
+                f"the LLM refuses every call ({_grouped(errors)}); check [llm] model and the key in "
+                f"${self.cfg.api_key_env}, or set [llm] on_failure = \"extractive\" to mail extractive analyses "
+                "without it"
             )
-        raise LLMError("; ".join(errors) or "no model configured")
+        raise LLMError(_grouped(errors) or "no model configured")
+
+    def _warn_fallback(self, model: str) -> None:
+        """Once per run: a fallback answers because an earlier model refuses every call."""
+        dead = [m for m in self.models[: self.models.index(model)] if m in self.dead_models]
+        if dead and model not in self._fallback_warned:
+            self._fallback_warned.add(model)
+            log.warning("LLM %s refuses every call (%s); %s answers instead", dead[0], self.dead_models[dead[0]],
+                        model)
+
+    async def _ask(self, model: str, messages: Messages, params: dict[str, Any]) -> Answer:
+        """One model, retried; its first call of the run goes alone, so a refused key or unknown
+        model costs one request, not one per concurrent call. A refusal marks the model dead."""
+        if model not in self._probed:
+            async with self._probe_lock(model):
+                if model not in self._probed and model not in self.dead_models:
+                    try:
+                        return await self._with_retries(model, messages, params)
+                    finally:
+                        self._probed.add(model)
+        if model in self.dead_models:
+            raise ModelRefused(self.dead_models[model])
+        return await self._with_retries(model, messages, params)
 
     async def _with_retries(self, model: str, messages: Messages, params: dict[str, Any]) -> Answer:
+        """Retried with backoff on 429/5xx/timeouts; a fatal error marks the model dead for the run."""
+        try:
+            return await self._retrying(model, messages, params)
+        except Exception as e:
+            if is_fatal(e) and not isinstance(e, StopRequested | CostCeilingReached):
+                self.dead_models.setdefault(model, _short(e))
+            raise
+
+    async def _retrying(self, model: str, messages: Messages, params: dict[str, Any]) -> Answer:
         from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
         backoff = wait_exponential_jitter(multiplier=self.backoff, max=self.max_backoff, jitter=self.backoff)
@@ -250,8 +337,9 @@ class LLM:
             return max(backoff(state), min(retry_after_seconds(exc), self.max_backoff))
 
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.cfg.max_retries + 1),
+            stop=stop_after_attempt(self.cfg.max_retries + 1) | _stopping,
             wait=wait,
+            sleep=stoppable_sleep,
             retry=retry_if_exception(lambda e: is_retryable(e) and not isinstance(e, CostCeilingReached)
                                      and not stop_requested()),
             reraise=True,
@@ -265,6 +353,8 @@ class LLM:
         litellm = _import_litellm()
         async with self._semaphore():
             self.check_budget()
+            if stop_requested():
+                raise StopRequested("stopped on request before the next LLM call")
             self.calls += 1
             t0 = time.monotonic()
             # a backstop above the client's own timeout: a hung connection never blocks the run
@@ -298,6 +388,14 @@ class LLM:
             "calls": self.calls, "answers": self.answers, "cache_hits": self.cache_hits, "failures": self.failures,
             "cost": round(self.cost, 6), "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
         }
+
+
+def _grouped(errors: list[tuple[str, str]]) -> str:
+    """'m1, m2: why; m3: other why': models that failed alike share one reason (keeps it one short line)."""
+    by_why: dict[str, list[str]] = {}
+    for model, why in errors:
+        by_why.setdefault(why, []).append(model)
+    return "; ".join(f"{', '.join(models)}: {why}" for why, models in by_why.items())
 
 
 def make_llm(cfg: Config, store: Store, run_id: int) -> LLM | None:

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from ..config import Config
+from ..llm.client import clip
 from ..store import Store
 from ..wording import plural
 
@@ -31,6 +32,8 @@ def _counts(c: dict[str, Any]) -> str:
             continue
         if isinstance(v, dict) and "papers" in v:
             bit = f"{k}: {plural(v['papers'], 'paper')}, {v.get('status', '')}"
+            if v.get("degraded"):  # [llm] on_failure = "extractive" mailed it without the LLM
+                bit += f" (degraded, without the LLM: {clip(v['degraded'], 160)})"
             if v.get("deliveries"):
                 bit += f"; {_deliveries(v['deliveries'])}"
             parts.append(bit)
@@ -39,6 +42,11 @@ def _counts(c: dict[str, Any]) -> str:
         else:
             parts.append(f"{k} {v}")
     return "; ".join(parts)
+
+
+def _degraded(c: dict[str, Any]) -> list[str]:
+    """The profiles of a run that went out without the LLM although one is configured."""
+    return [k for k, v in c.items() if isinstance(v, dict) and v.get("degraded")]
 
 
 def status_lines(cfg: Config, store: Store, now: datetime | None = None, runs: int = 10) -> list[str]:
@@ -67,8 +75,10 @@ def status_lines(cfg: Config, store: Store, now: datetime | None = None, runs: i
                 took = f" in {secs:.0f}s"
             except ValueError:
                 pass
+        degraded = _degraded(r["counts"] or {})
+        state = f"{r['status']}, degraded ({', '.join(degraded)})" if degraded else r["status"]
         lines.append(f"  #{r['id']} {r['command']} issue {r['date'] or '-'} started {r['started']}{took}: "
-                     f"{r['status']} at stage {r['stage']}, cost ${r['cost'] or 0:.4f}")
+                     f"{state} at stage {r['stage']}, cost ${r['cost'] or 0:.4f}")
         c = _counts(r["counts"] or {})
         if c:
             lines.append(f"      {c}")

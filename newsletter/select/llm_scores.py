@@ -21,6 +21,7 @@ from ..llm import LLMError, prompt_messages, run_sync, strip_code_fence
 from ..models import Paper, Score
 from ..progress import Progress, emit
 from ..templating import override_dir
+from ..wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +34,17 @@ def score_with_llm(
     batches = [papers[i : i + size] for i in range(0, len(papers), size)]
 
     async def main() -> dict[str, Score]:
-        done = 0
+        done, failed, scored = 0, 0, 0
 
         async def one(batch: list[Paper]) -> dict[str, Score]:
-            nonlocal done
+            nonlocal done, failed, scored
             out = await _score_batch(llm, profile, batch, phash, override_dir(cfg))
             done += 1
-            emit(progress, "select", f"select[{profile.name}]: scored {done}/{len(batches)} batches"
-                 if done == len(batches) else "", done=done, total=len(batches), profile=profile.name)
+            failed += not out  # no paper of the batch got an LLM score
+            scored += len(out)
+            note = _scoring_note(profile.name, len(batches), failed, scored, len(papers)) \
+                if done == len(batches) else ""
+            emit(progress, "select", note, done=done, total=len(batches), profile=profile.name)
             return out
 
         results = await asyncio.gather(*(one(b) for b in batches))
@@ -50,6 +54,15 @@ def score_with_llm(
         return merged
 
     return run_sync(main)
+
+
+def _scoring_note(profile: str, batches: int, failed: int, scored: int, papers: int) -> str:
+    """The line at the end of scoring: success only when every batch got scores, else what failed."""
+    of = f"{batches} batch" + ("es" if batches != 1 else "")
+    if not failed and scored == papers:
+        return f"select[{profile}]: scored {plural(papers, 'paper')} in {of}"
+    return (f"select[{profile}]: the LLM scored {scored} of {plural(papers, 'paper')} ({failed} of {of} failed); "
+            "the others keep their keyword score")
 
 
 async def _score_batch(llm, profile: Profile, batch: list[Paper], phash: str,

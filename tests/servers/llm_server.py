@@ -4,8 +4,9 @@ litellm talks to it through `api_base=http://127.0.0.1:PORT/v1` exactly as it ta
 provider. Each request is answered by the next scripted `Reply` (FIFO), else by the first matching
 rule, else by the default responder, which writes a plausible answer for our prompts (JSON scores,
 7-section analysis, 5-point abstract analysis, executive summary) in the prompt's language.
-Faults: latency, HTTP 429/500, hanging (timeouts), finish_reason "length", refusals, chat
-preambles, wrong language, malformed JSON. Every request is recorded.
+Faults: latency, HTTP 429/500 (429 with any Retry-After), hanging (timeouts), finish_reason "length",
+refusals, chat preambles, wrong language, malformed JSON, and OpenAI's own refusals of a bad key
+(401 invalid_api_key) or an unknown model (404 model_not_found). Every request is recorded.
 
 It also serves PDFs (GET /pdf/<id>) built by `make_pdf`, so full-text extraction is tested for real.
 """
@@ -59,6 +60,18 @@ class Reply:
     completion_tokens: int | None = None
     transform: Callable[[str], str] | None = None
     body: bytes | None = None  # raw body instead of a chat completion
+    retry_after: str | None = None  # the Retry-After header of a 429 ("0" when None)
+
+
+def openai_error(status: int, message: str, code: str, kind: str = "invalid_request_error") -> Reply:
+    """An error answered the way api.openai.com answers it (status and JSON body)."""
+    return Reply(status=status, body=json.dumps({"error": {"message": message, "type": kind, "code": code}}).encode())
+
+
+# what OpenAI answers to a wrong key, and to a model name it does not know
+INVALID_KEY = openai_error(401, "Incorrect API key provided", "invalid_api_key")
+MODEL_NOT_FOUND = openai_error(404, "The model `stub-model` does not exist or you do not have access to it.",
+                               "model_not_found")
 
 
 @dataclass
@@ -255,12 +268,13 @@ class LLMStub:
             def log_message(self, *args: Any) -> None:  # quiet
                 pass
 
-            def _send(self, status: int, body: bytes, ctype: str = "application/json") -> None:
+            def _send(self, status: int, body: bytes, ctype: str = "application/json",
+                      retry_after: str | None = None) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
                 if status == 429:
-                    self.send_header("Retry-After", "0")
+                    self.send_header("Retry-After", retry_after or "0")
                 self.end_headers()
                 try:
                     self.wfile.write(body)
@@ -312,7 +326,7 @@ class LLMStub:
                     if reply.status != 200:
                         kind = "rate_limit_exceeded" if reply.status == 429 else "server_error"
                         err = {"error": {"message": f"stub error {reply.status}", "type": kind, "code": kind}}
-                        self._send(reply.status, json.dumps(err).encode())
+                        self._send(reply.status, json.dumps(err).encode(), retry_after=reply.retry_after)
                         return
                     content = reply.content if reply.content is not None else default_answer(body)
                     if reply.transform:
