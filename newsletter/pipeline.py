@@ -16,7 +16,7 @@ from datetime import date
 from . import stop, templating
 from .config import Config, Profile, load_subscribers
 from .errors import ConfigError, CostCeilingReached, LLMFatalError, NewsletterError, RunError, StopRequested
-from .llm.client import clip
+from .llm.faults import clip
 from .models import Edition, Paper
 from .progress import Progress, emit
 from .store import Store, now_iso

@@ -170,7 +170,7 @@ def test_importing_the_stage_modules_does_not_import_litellm():
 def test_retry_after_header_is_read():
     from types import SimpleNamespace
 
-    from newsletter.llm.client import retry_after_seconds
+    from newsletter.llm.faults import retry_after_seconds
 
     err = SimpleNamespace(response=SimpleNamespace(headers={"retry-after": "7"}))
     assert retry_after_seconds(err) == 7.0  # type: ignore[arg-type]
@@ -196,7 +196,8 @@ def test_a_missing_key_reported_as_a_500_is_fatal_and_not_retried(stub, tmp_path
 
 
 def test_provider_errors_read_as_one_short_line():
-    from newsletter.llm.client import _short, clip
+    from newsletter.llm.faults import clip
+    from newsletter.llm.faults import short_error as _short
 
     class AuthenticationError(Exception):
         status_code = 401

@@ -79,7 +79,7 @@ async def _analyze_one(llm, cfg: Config, language: str, paper: Paper, pdf_sem: a
                 return Analysis(paper_id=paper.id, language=language, kind=kind, text=res.text,
                                 key_findings=findings, model=ans.model, version=paper.version, checks=checks)
             log.info("analysis of %s: %s answer failed %s; falling back", paper.id, kind, res.failed)
-        except (CostCeilingReached, LLMFatalError, StopRequested, ConfigError):  # a broken prompt override is the user's to fix
+        except (CostCeilingReached, LLMFatalError, StopRequested, ConfigError):  # ConfigError: a broken override
             raise
         except ft.FullTextUnavailable as e:
             checks["pdf"] = f"unavailable: {e}"

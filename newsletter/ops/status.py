@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from ..config import Config
-from ..llm.client import clip
+from ..llm.faults import clip
 from ..store import Store
 from ..wording import plural
 
