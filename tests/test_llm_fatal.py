@@ -8,6 +8,8 @@ says to mail without the LLM: then the issue says so at the top and `status` sho
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import re
 import sqlite3
@@ -141,10 +143,12 @@ def test_on_failure_extractive_mails_the_issue_saying_the_llm_was_unavailable(pr
     assert ed.summary.startswith(f"> **{notice}**")
     assert ed.markdown.split("## Executive Summary", 1)[1].lstrip().startswith(f"> **{notice}**")
     assert {e.analysis.kind for e in ed.entries} == {"extractive"}
-    # the mailed report (attached HTML) carries it; the email body shows the papers first and only
-    # an excerpt of the summary, without the notice (render/email.py: see the report of this branch)
-    mail = outbox(project)[0].read_bytes()
-    assert notice in _decoded_text(mail)
+    # the mail says so at the top of both parts, before the papers
+    msg = email.message_from_bytes(outbox(project)[0].read_bytes(), policy=email.policy.default)
+    html = msg.get_body(("html",)).get_content()
+    text = msg.get_body(("plain",)).get_content()
+    assert notice in html and html.index(notice) < html.index("CineScene")
+    assert notice in text.replace("\n", "") and text.index("本期未使用") < text.index("CineScene")
     counts = json.loads(last_run(project)["counts"])
     assert "refuses every call" in counts["cv"]["degraded"]
     s = cli("status")

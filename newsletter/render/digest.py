@@ -147,3 +147,15 @@ def summary_excerpt(summary: str, limit: int = SUMMARY_EXCERPT) -> str:
     if len(first) <= limit:
         return first
     return shorten_analysis(first, limit)
+
+
+_NOTICE = re.compile(r"\A>\s*\*\*(.+?)\*\*\s*(?:\n\n|\Z)", re.S)
+
+
+def leading_notice(summary: str) -> tuple[str, str]:
+    """(notice, the rest): a summary may open with a `> **…**` notice (e.g. the LLM was unavailable
+    and the analyses are extractive) that the email and text part must show at the top, not skip."""
+    m = _NOTICE.match(summary.strip())
+    if not m:
+        return "", summary
+    return one_line(m.group(1)), summary.strip()[m.end():]

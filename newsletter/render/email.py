@@ -28,7 +28,7 @@ from markupsafe import Markup, escape
 from ..models import Edition, EditionEntry
 from ..templating import loader, override_dir, override_names, reporting
 from . import ui
-from .digest import clip_columns, shorten_analysis, summary_excerpt, takeaway
+from .digest import clip_columns, leading_notice, shorten_analysis, summary_excerpt, takeaway
 from .markdown import anchor
 from .sanitize import md_inline, md_to_html, neutralize, one_line
 
@@ -129,8 +129,9 @@ def _mjml_source(ed: Edition, cfg, allowance: int | None, keep_cards: int | None
     cards = [card(e, lang, allowance, full_url) for e in entries]
     dropped = [card(e, lang, 0, full_url) for e in ed.entries[len(entries):]]
     shortened = any(c["shortened"] for c in cards) or bool(dropped)
-    note = s["attached"] if shortened else ""
-    summary = ed.summary.strip()
+    notice, summary = leading_notice(ed.summary)
+    note = " ".join(x for x in (notice, s["attached"] if shortened else "") if x)
+    summary = summary.strip()
     # the excerpt only when the full summary is one tap away (archive) or attached; else it all
     excerpt = (summary_excerpt(summary) if shortened or full_url else summary) if summary else ""
     top = next((c for c in cards + dropped if c["takeaway"]), None)

@@ -11,7 +11,7 @@ import re
 
 from ..models import Edition
 from . import ui
-from .digest import display_width, summary_excerpt, takeaway
+from .digest import display_width, leading_notice, summary_excerpt, takeaway
 from .markdown import anchor
 from .sanitize import md_to_text, one_line, tex_readable
 
@@ -134,6 +134,9 @@ def render_text(ed: Edition, cfg=None, shortened: dict[str, str] | None = None, 
     out = [title, "=" * min(WIDTH, sum(display_width(c) for c in title)), ""]
     out.append(f"{ed.date.isoformat()} · {ui.count_papers(len(ed.entries), ed.language)}")
     out += ["", f"{s['hello']} {ui.intro(len(ed.entries), ed.language)}"]
+    notice, summary = leading_notice(ed.summary)
+    if notice:
+        out += wrap(notice)
     if shortened:
         out += wrap(s["attached"])
     if ed.entries:  # the papers first: one compact list, title and one-line takeaway
@@ -143,8 +146,8 @@ def render_text(ed: Edition, cfg=None, shortened: dict[str, str] | None = None, 
             tk = takeaway(e)
             if tk:
                 out += wrap(md_to_text(tk), indent="    ")
-    if ed.summary.strip():
-        excerpt = summary_excerpt(ed.summary) if shortened is not None or full_url else ed.summary
+    if summary.strip():
+        excerpt = summary_excerpt(summary) if shortened is not None or full_url else summary
         if excerpt:
             out += ["", "", s["summary"].upper(), "-" * 20, ""]
             out += markdown_text(excerpt, links)
