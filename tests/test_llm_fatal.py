@@ -157,15 +157,6 @@ def test_on_failure_extractive_mails_the_issue_saying_the_llm_was_unavailable(pr
     assert "without the LLM" in s.out
 
 
-def _decoded_text(eml: bytes) -> str:
-    """Every text part of a message, decoded."""
-    from email import message_from_bytes
-    from email.policy import default
-
-    msg = message_from_bytes(eml, policy=default)
-    return "\n".join(part.get_content() for part in msg.walk() if part.get_content_maintype() == "text")
-
-
 def test_a_500_that_is_not_about_the_key_is_still_retried(project, cli, arxiv, stub, monkeypatch):
     use_stub(project, stub, monkeypatch, fallback=False)
     project.edit("max_retries = 3 ", "max_retries = 1 ")
