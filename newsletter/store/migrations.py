@@ -99,3 +99,12 @@ def m001_initial(db: sqlite_utils.Database) -> None:
 def m002_edition_attachments(db: sqlite_utils.Database) -> None:
     """What render produced travels with the edition: the files a shortened email attaches."""
     db["editions"].add_column("attachments", str, not_null_default="[]")
+
+
+@migration
+def m004_paper_vectors(db: sqlite_utils.Database) -> None:
+    """Sentence embeddings of papers (title + abstract), one per model id, as float32 blobs."""
+    db["paper_vectors"].create(
+        {"paper_id": str, "model": str, "dim": int, "vector": bytes, "at": str},
+        pk=("paper_id", "model"),
+    )
