@@ -91,7 +91,9 @@ def open_model(threads: int = THREADS, max_tokens: int = MAX_TOKENS) -> Loaded:
         import onnxruntime as ort
         from tokenizers import Tokenizer
     except ImportError as e:
-        raise EmbeddingUnavailable(f"the embedding runtime is not installed ({e.name}); run: pip install newsletter") from None
+        raise EmbeddingUnavailable(
+            f"the embedding runtime is not installed (python package {e.name}); run: pip install onnxruntime tokenizers"
+        ) from None
     tok = Tokenizer.from_file(str(tokenizer_path()))
     tok.no_padding()  # we pad per batch, to the batch's longest text, not to a fixed length
     tok.enable_truncation(max_length=max_tokens)

@@ -34,7 +34,8 @@ class VectorsMixin:
         out: dict[str, np.ndarray] = {}
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
-            q = f"select paper_id, dim, vector from paper_vectors where model = ? and paper_id in ({','.join('?' * len(chunk))})"
+            marks = ",".join("?" * len(chunk))
+            q = f"select paper_id, dim, vector from paper_vectors where model = ? and paper_id in ({marks})"
             for paper_id, dim, blob in self.db.execute(q, [model_id, *chunk]).fetchall():
                 v = np.frombuffer(blob, dtype="<f4").astype(np.float32)
                 if v.size == dim:
