@@ -23,11 +23,12 @@ from .migrations import MIGRATIONS
 from .papers import PapersMixin
 from .rows import now_iso
 from .runs import RunsMixin
+from .vectors import VectorsMixin
 
 __all__ = ["Store", "StoreError", "now_iso"]
 
 
-class Store(PapersMixin, LLMCacheMixin, AnalysesMixin, EditionsMixin, DeliveriesMixin, RunsMixin):
+class Store(PapersMixin, LLMCacheMixin, AnalysesMixin, EditionsMixin, DeliveriesMixin, RunsMixin, VectorsMixin):
     """One SQLite file; open it with `Store.open(path)` (or `":memory:"` in tests).
 
     The SQL of each concept lives in its own module (papers, llm_cache, analyses, editions,

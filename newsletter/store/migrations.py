@@ -118,3 +118,12 @@ def m003_suppressions_per_list(db: sqlite_utils.Database) -> None:
     )
     db.execute("drop table suppressions")
     db.execute("alter table suppressions_v2 rename to suppressions")
+
+
+@migration
+def m004_paper_vectors(db: sqlite_utils.Database) -> None:
+    """Sentence embeddings of papers (title + abstract), one per model id, as float32 blobs."""
+    db["paper_vectors"].create(
+        {"paper_id": str, "model": str, "dim": int, "vector": bytes, "at": str},
+        pk=("paper_id", "model"),
+    )
