@@ -192,7 +192,7 @@ def _run_profile(
         except LLMFatalError as e:
             if cfg.llm.on_failure != "extractive":
                 raise
-            notice = _degraded_notice(profile, str(e))
+            notice = _degraded_notice(profile)
             info["degraded"] = clip(str(e), 300)
             emit(progress, stage, f"{profile.name}: {e}; going on without the LLM ([llm] on_failure = \"extractive\")",
                  profile=profile.name)
@@ -207,7 +207,8 @@ def _run_profile(
     return True
 
 
-def _degraded_notice(profile: Profile, why: str) -> str:
+def _degraded_notice(profile: Profile) -> str:
+    """What the issue says at the top when it was made without the LLM, in its language."""
     if profile.language == "zh":
         return "本期未使用 LLM（模型不可用），分析为抽取式摘要。"
     return "The LLM was unavailable for this issue: analyses are extractive summaries, not LLM-written."
@@ -247,11 +248,11 @@ def run_day(
             except (CostCeilingReached, LLMFatalError, StopRequested):
                 raise
             except NewsletterError as e:  # this profile's failure (e.g. its SMTP batch) must not stop the others
-                _profile_failed(store, day, profile, info, e, progress)
+                _profile_failed(profile, info, e, progress)
                 report.status = "failed"
             except Exception as e:  # a bug in one profile: recorded with its traceback in the log
                 log.exception("%s: unexpected error", profile.name)
-                _profile_failed(store, day, profile, info, e, progress)
+                _profile_failed(profile, info, e, progress)
                 report.status = "failed"
             stage = info.get("stage", stage)
         report.cost = llm.cost if llm is not None else 0.0
@@ -273,8 +274,7 @@ def run_day(
         raise
 
 
-def _profile_failed(store: Store, day: date, profile: Profile, info: dict, e: BaseException,
-                    progress: Progress | None) -> None:
+def _profile_failed(profile: Profile, info: dict, e: BaseException, progress: Progress | None) -> None:
     info["error"] = clip(str(e), 300) or type(e).__name__
     emit(progress, info.get("stage", "select"), f"{profile.name}: failed at {info.get('stage')}: {info['error']}; "
          "the other profiles go on", profile=profile.name)
