@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextlib import ExitStack
 from typing import Annotated
 
 import typer
@@ -66,26 +67,18 @@ def run(
     if until not in STAGES:
         raise UsageError(f"--until {until!r}: use one of {' | '.join(STAGES)}")
     cfg = get_config(config)
-    if demo:
-        from ..config import demo_config
-        from ..fetch.sample import SAMPLE_DAY
-        from ..fetch.sample.server import serve_sample
+    with ExitStack() as stack:
+        if demo:  # the sample day from a loopback stand-in, into the demo's own store and sink
+            from ..config import demo_config
+            from ..fetch.sample.server import serve_sample
 
-        with serve_sample() as base_url:
-            cfg = demo_config(cfg, base_url)
-            with opened(config, subscribers=True, lock="run", cfg=cfg) as (cfg, store):
-                _check_profiles(cfg, profile)
-                day = parse_day(date_, cfg) if date_ else SAMPLE_DAY
-                store.check_writable()
-                with ProgressView() as view:
-                    report = run_day(store, cfg, day, until=until, profiles=profile, progress=view)
-    else:
-        with opened(config, subscribers=True, lock="run", cfg=cfg) as (cfg, store):
-            _check_profiles(cfg, profile)
-            day = parse_day(date_, cfg)
-            store.check_writable()
-            with ProgressView() as view:
-                report = run_day(store, cfg, day, until=until, profiles=profile, progress=view)
+            cfg = demo_config(cfg, stack.enter_context(serve_sample()))
+        cfg, store = stack.enter_context(opened(config, subscribers=True, lock="run", cfg=cfg))
+        _check_profiles(cfg, profile)
+        day = parse_day(date_, cfg) if (date_ or not demo) else _sample_day()
+        store.check_writable()
+        with ProgressView() as view:
+            report = run_day(store, cfg, day, until=until, profiles=profile, progress=view)
     _print_day(cfg, report, until, config, demo)
     if report.status == "failed":
         raise typer.Exit(1)
@@ -101,6 +94,12 @@ def _maybe_demo(config, demo: bool):
     from ..config import demo_config
 
     return demo_config(get_config(config), base_url="")
+
+
+def _sample_day():
+    from ..fetch.sample import SAMPLE_DAY
+
+    return SAMPLE_DAY
 
 
 def _check_profiles(cfg, names: list[str] | None) -> None:
