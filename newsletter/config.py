@@ -175,6 +175,12 @@ class WebConfig(_Model):
         return v.rstrip("/")
 
 
+class RenderConfig(_Model):
+    # the complete report a shortened email carries when [web] public_url is unset (with it, the
+    # email links to the archive page and attaches nothing): one file, or none
+    attach: Literal["html", "markdown", "none"] = "html"
+
+
 class Config(_Model):
     store: StoreConfig = StoreConfig()
     arxiv: ArxivConfig = ArxivConfig()
@@ -182,6 +188,7 @@ class Config(_Model):
     smtp: SMTPConfig = SMTPConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     web: WebConfig = WebConfig()
+    render: RenderConfig = RenderConfig()
     subscribers_dir: str = "subscribers"
     # a folder of template overrides looked up before the package's own (see newsletter.templating)
     templates_dir: str = "templates"

@@ -367,12 +367,23 @@ def test_fast_build_equals_the_plain_email_package_build(cfg, store, monkeypatch
     files = [Attachment("report.md", "text/markdown", "# 报告 %%NL_UNSUBSCRIBE_URL%%\n".encode()),
              Attachment("data.bin", "application/octet-stream", bytes(range(256)))]
     f = MessageFactory(cfg, ed, attachments=files, token_for=lambda e: make_token(b"k", e, "cv"))
-    for addr, name in (("a@example.org", "Zoë \"Z\" O'Neil, PhD"), ("用户@例子.中国", "用户")):
-        fast = email.message_from_bytes(f.build(addr, name, "<1.x@localhost>"), policy=email_policy.default)
-        plain = f.build_message(addr, name, "<1.x@localhost>")
+    people = (("a@example.org", "Zoë \"Z\" O'Neil, PhD"), ("用户@例子.中国", "用户"))
+    cases = [(addr, name, eightbit) for addr, name in people for eightbit in (False, True)]
+    seen = set()
+    for addr, name, eightbit in cases:
+        raw = f.build(addr, name, "<1.x@localhost>", eightbit)
+        fast = email.message_from_bytes(raw, policy=email_policy.default)
+        plain = email.message_from_bytes(f.build_message(addr, name, "<1.x@localhost>", eightbit).as_bytes(),
+                                         policy=email_policy.default)  # both as they go out
         assert [p.get_content_type() for p in fast.walk()] == [p.get_content_type() for p in plain.walk()]
+        ctes = [p["Content-Transfer-Encoding"] for p in fast.walk() if not p.is_multipart()]
+        assert ctes == [p["Content-Transfer-Encoding"] for p in plain.walk() if not p.is_multipart()]
+        assert ("8bit" in ctes) == eightbit and ctes[-1] == "base64"  # binary: always base64
+        assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
+        seen.update(ctes)
         assert [p.get_content() for p in fast.walk() if not p.is_multipart()] == \
                [p.get_content() for p in plain.walk() if not p.is_multipart()]
         for h in ("From", "To", "Subject", "Message-ID", "List-Id", "List-Unsubscribe", "List-Unsubscribe-Post"):
             assert str(fast[h]) == str(plain[h]), h
         assert [p.get_filename() for p in fast.iter_attachments()] == ["report.md", "data.bin"]
+    assert {"8bit", "base64"} <= seen and seen & {"quoted-printable", "7bit"}, seen

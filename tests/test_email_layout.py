@@ -83,7 +83,7 @@ def test_one_compact_list_then_a_short_summary_then_the_cards(rendered):
     body = tree.text_content()
     assert body.index(ed.entries[-1].paper.title[:30]) < body.index("执行摘要") < body.index("Kaiyi Huang")
     assert "好的，这是一份" not in body  # the summary's preamble is not in the excerpt
-    assert "完整摘要见附件中的报告" in body  # … and says where the full summary is
+    assert "附件" not in body  # the complete report does not fit the message: no attachment is promised
     first = tree.xpath("//ol[contains(@class,'toc')]/li")[0]
     assert "we introduce the task of cinematic video generation" in first.text_content()  # one-line takeaway
 

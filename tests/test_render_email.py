@@ -62,22 +62,41 @@ def test_shortening_is_decided_by_measurement():
     assert size_of(bigger) > limit  # a larger allowance would not have fitted
 
 
-def test_shortened_email_attaches_the_complete_report_and_links_the_archive(reference_rendered):
+def test_shortened_email_links_the_archive_and_attaches_nothing_with_public_url(reference_rendered):
     ed, r = reference_rendered
-    assert is_shortened(r.html)
-    names = {a.filename: a for a in r.attachments}
-    assert set(names) == {"arxiv-cv-2026-02-09.html", "arxiv-cv-2026-02-09.md"}
-    md = names["arxiv-cv-2026-02-09.md"].data.decode()
-    assert parse_markdown(md).entries[0].analysis.text == ed.entries[0].analysis.text
-    report = names["arxiv-cv-2026-02-09.html"].data.decode()
-    assert "摄像机可控的动态视频" in report  # the last line of the first, longest analysis
+    assert is_shortened(r.html) and r.attachments == []
     assert "https://news.example.org/archive/2026-02-09/cv.html#2602.06959v1" in r.html
-    assert "阅读完整分析" in r.html and "完整报告见附件" in r.text
+    assert "阅读完整分析" in r.html and "完整报告见网页存档" in r.text and "附件" not in r.text + r.html
+
+
+@pytest.mark.parametrize("attach", ["html", "markdown"])
+def test_shortened_email_attaches_one_file_of_the_complete_report(attach):
+    ed = reference_edition()
+    ed = replace(ed, entries=ed.entries[:3])  # small enough that the report fits the message budget
+    cfg = _cfg()
+    cfg.render.attach = attach
+    r = render_edition(ed, cfg)
+    assert is_shortened(r.html)
+    [a] = r.attachments
+    assert a.filename == f"arxiv-cv-2026-02-09.{'md' if attach == 'markdown' else 'html'}"
+    if attach == "markdown":
+        assert parse_markdown(a.data.decode()).entries[0].analysis.text == ed.entries[0].analysis.text
+    else:
+        assert "摄像机可控的动态视频" in a.data.decode()  # the last line of the first, longest analysis
+    label = "HTML" if attach == "html" else "Markdown"
+    assert f"完整报告见附件（{label}）" in r.text and f"完整报告见附件（{label}）" in r.html
     # kept with the edition in the store: send time attaches exactly what render produced
     store = Store.open(":memory:")
     store.save_selection(ed, [e.paper.id for e in ed.entries])
     store.save_render(ed.id, r.markdown, r.html, r.text, r.attachments)
     assert store.get_edition_by_id(ed.id).attachments == r.attachments
+
+
+def test_a_report_too_big_for_the_message_is_not_attached_and_not_promised():
+    ed = reference_edition()
+    r = render_edition(ed, _cfg())  # attach = "html", but the whole report is ~235 KB on the wire
+    assert is_shortened(r.html) and r.attachments == []
+    assert "附件" not in r.text and "附件" not in r.html
 
 
 def test_small_edition_is_whole_and_has_no_attachments():

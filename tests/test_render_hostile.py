@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import replace
 
 import lxml.html
 import pytest
@@ -75,9 +76,13 @@ def test_math_stays_readable():
     assert '<span class="math">a_i^2</span>' in html  # no emphasis inside math
 
 
-def test_tables_are_wrapped_so_only_they_scroll(rendered):
-    assert '<div class="tw"' in rendered.html
-    assert "overflow-x:auto" in rendered.html.replace(" ", "")
+def test_tables_are_wrapped_so_only_they_scroll():
+    # the wide table alone: the whole hostile day is over the budget on the wire, so cut to key findings
+    ed = hostile_edition()
+    ed = replace(ed, entries=[e for e in ed.entries if e.paper.title.startswith("wide table")])
+    html = render_edition(ed, Config.model_validate({"profiles": [{"name": "cv", "categories": ["cs.CV"]}]})).html
+    assert '<div class="tw"' in html
+    assert "overflow-x:auto" in html.replace(" ", "")
 
 
 def test_text_part_is_plain_wrapped_and_clean(rendered):

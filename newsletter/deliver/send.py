@@ -136,8 +136,10 @@ def send_test_copy(cfg: Config, edition: Edition, email: str) -> str:
         conn = Connection(params)
         try:
             conn.open()
-            data = factory.build(email, "", new_message_id(factory.domain))
-            conn.smtp.sendmail(factory.sender.addr_spec, [email], data)
+            eightbit = conn.smtp.has_extn("8bitmime")
+            data = factory.build(email, "", new_message_id(factory.domain), eightbit)
+            conn.smtp.sendmail(factory.sender.addr_spec, [email], data,
+                               mail_options=["BODY=8BITMIME"] if eightbit else [])
         except (Fatal, ConnectFailed) as e:
             raise DeliveryError(f"test copy not sent: {e}") from None
         except smtplib.SMTPException as e:

@@ -146,13 +146,14 @@ class Sender:
             return
         if conn.smtp is None and not self._connect(conn, job):
             return
+        eightbit = conn.smtp.has_extn("8bitmime")  # learnt at EHLO: 8bit parts are then allowed
         try:
-            data = self.factory.build(job.email, job.name, job.message_id)
+            data = self.factory.build(job.email, job.name, job.message_id, eightbit)
         except MessageError as e:
             self.ledger.set(job.email, "failed", str(e)[:300])
             self._finish(job)
             return
-        options: list[str] = []
+        options: list[str] = ["BODY=8BITMIME"] if eightbit else []
         if not (job.email.isascii() and self.mail_from.isascii()):
             options.append("SMTPUTF8")
         job.tries += 1

@@ -6,10 +6,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..mime import canonical, wire_size
 from ..models import Attachment, Edition
 from ..placeholders import personalize
 
-__all__ = ["Rendered", "full_report_attachments", "personalize", "render_edition"]
+__all__ = ["MESSAGE_BUDGET", "Rendered", "full_report_attachments", "personalize", "render_edition"]
+
+# bytes of the whole message as transmitted (worst case, no 8BITMIME): HTML + text + attachment
+# + headers. An attachment that would go past it is left out (the email then says nothing about one).
+MESSAGE_BUDGET = 150_000
+HEADERS_RESERVE = 4_000  # headers and MIME boundaries of a message
 
 
 @dataclass
@@ -25,7 +31,23 @@ class Rendered:
 
 
 def render_edition(edition: Edition, cfg) -> Rendered:
-    """Markdown, HTML (under the size budget) and text of an edition: once per edition."""
+    """Markdown, HTML (under the size budget) and text of an edition: once per edition.
+
+    A shortened email carries the complete report as one attachment (`[render] attach`) when
+    `[web] public_url` is unset and it fits MESSAGE_BUDGET; else it is rendered again without one.
+    """
+    out = _render(edition, cfg)
+    if out.attachments:
+        total = HEADERS_RESERVE + sum(wire_size(canonical(t)) for t in (out.html, out.text)) + sum(
+            wire_size(canonical(a.data.decode("utf-8", "replace"))) for a in out.attachments)
+        if total > MESSAGE_BUDGET:
+            bare = cfg.model_copy(deep=True)
+            bare.render.attach = "none"
+            out = _render(edition, bare)
+    return out
+
+
+def _render(edition: Edition, cfg) -> Rendered:
     from . import ui
     from .email import render_email, shorten_analysis
     from .markdown import render_markdown
@@ -52,13 +74,17 @@ def render_edition(edition: Edition, cfg) -> Rendered:
 
 
 def full_report_attachments(edition: Edition, cfg, markdown: str | None = None) -> list[Attachment]:
-    """The complete report as HTML and Markdown files (what a shortened email carries)."""
+    """The complete report a shortened email carries: one file as `[render] attach` says
+    ("html" | "markdown"), none with "none" or when `[web] public_url` links to the archive."""
+    from . import ui
     from .archive import report_page
     from .markdown import render_markdown
 
+    mode = ui.report_mode(cfg)
     stem = f"arxiv-{edition.profile}-{edition.date.isoformat()}"
-    md = markdown if markdown is not None else (edition.markdown or render_markdown(edition))
-    return [
-        Attachment(f"{stem}.html", "text/html", report_page(edition, cfg).encode("utf-8")),
-        Attachment(f"{stem}.md", "text/markdown", md.encode("utf-8")),
-    ]
+    if mode == "html":
+        return [Attachment(f"{stem}.html", "text/html", report_page(edition, cfg).encode("utf-8"))]
+    if mode == "markdown":
+        md = markdown if markdown is not None else (edition.markdown or render_markdown(edition))
+        return [Attachment(f"{stem}.md", "text/markdown", md.encode("utf-8"))]
+    return []

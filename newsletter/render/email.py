@@ -1,7 +1,10 @@
 """The HTML part: Jinja2 → MJML (mjml-python) → CSS inlined by premailer, within a size budget.
 
-Gmail clips an HTML part over ~102 KB (and the unsubscribe footer with it), so the encoded
-UTF-8 size is measured after inlining. When the full analyses do not fit, every analysis is
+Gmail clips an HTML part over ~102 KB as received (and the unsubscribe footer with it), so the
+part's size on the wire is measured after inlining: the UTF-8 bytes in the smaller of
+quoted-printable and base64 (newsletter.mime.wire_size), what goes out when the server does not
+announce 8BITMIME; 8bit, when it does, is never bigger. CJK text is ~1.35x its UTF-8 size there.
+When the full analyses do not fit, every analysis is
 cut to its key sections under one common character allowance, the largest allowance that
 measures under the budget (found by bisection on real renders); if even key findings alone
 do not fit, the last cards become a title list. The complete report then travels as an
@@ -25,6 +28,7 @@ from pathlib import Path
 
 from markupsafe import Markup, escape
 
+from ..mime import canonical, wire_size
 from ..models import Edition, EditionEntry
 from ..templating import loader, override_dir, override_names, reporting
 from . import ui
@@ -32,7 +36,7 @@ from .digest import clip_columns, leading_notice, shorten_analysis, summary_exce
 from .markdown import anchor
 from .sanitize import md_inline, md_to_html, neutralize, one_line
 
-HTML_BUDGET = 100_000  # bytes of UTF-8; Gmail clips at ~102 KB
+HTML_BUDGET = 100_000  # bytes of the HTML part as transmitted (encoded); Gmail clips at ~102 KB
 PERSONALIZATION_RESERVE = 1_500  # room for the longest name + unsubscribe URL substituted later
 SHORTENED_MARK = "nl-shortened"  # an id in the HTML of a shortened edition (see is_shortened)
 # Characters of analysis a card shows (key sections first). A phone reader scrolls the whole
@@ -48,7 +52,7 @@ COLOR_SCHEME_META = (
 @dataclass
 class EmailResult:
     html: str
-    size: int  # UTF-8 bytes, placeholders unsubstituted
+    size: int  # bytes on the wire (see size_of), placeholders unsubstituted
     shortened: list[str] = field(default_factory=list)  # paper ids whose analysis was cut
     dropped: list[str] = field(default_factory=list)  # paper ids shown only as a title
     allowance: int | None = None  # characters of analysis kept per paper; None = all
@@ -129,8 +133,10 @@ def _mjml_source(ed: Edition, cfg, allowance: int | None, keep_cards: int | None
     cards = [card(e, lang, allowance, full_url) for e in entries]
     dropped = [card(e, lang, 0, full_url) for e in ed.entries[len(entries):]]
     shortened = any(c["shortened"] for c in cards) or bool(dropped)
+    mode = ui.report_mode(cfg)
+    attached = mode in ("html", "markdown")
     notice, summary = leading_notice(ed.summary)
-    note = " ".join(x for x in (notice, s["attached"] if shortened else "") if x)
+    note = " ".join(x for x in (notice, s[f"report_{mode}"] if shortened else "") if x)
     summary = summary.strip()
     # the excerpt only when the full summary is one tap away (archive) or attached; else it all
     excerpt = (summary_excerpt(summary) if shortened or full_url else summary) if summary else ""
@@ -143,7 +149,7 @@ def _mjml_source(ed: Edition, cfg, allowance: int | None, keep_cards: int | None
         preheader = clip_columns(one_line(re.sub(r"[#*_`>\[\]]", "", excerpt)), 150) if excerpt else one_line(ed.title)
     more = ""
     if excerpt and excerpt != summary and excerpt != one_line(summary):
-        more = s["summary_attached"] if shortened else s["summary_more"] if full_url else ""
+        more = s["summary_attached"] if shortened and attached else s["summary_more"] if full_url else ""
     pt = ui.profile_title(ed.title, ed.profile)
     html = render_page(
         "email.mjml.j2", cfg,
@@ -161,7 +167,7 @@ def _mjml_source(ed: Edition, cfg, allowance: int | None, keep_cards: int | None
         summary_more=trusted(more) if more else "",
         cards=cards,
         dropped=dropped,
-        dropped_note=trusted(s["cards_dropped"].format(n=len(dropped))),
+        dropped_note=trusted(s["cards_dropped" if attached else f"cards_dropped_{mode}"].format(n=len(dropped))),
         why=trusted(s["why"].replace("{profile}", str(escape(neutralize(pt))))),
         archive_url=full_url,
         body_class=f"nl {SHORTENED_MARK}" if shortened else "nl",
@@ -193,7 +199,8 @@ def build_html(ed: Edition, cfg, allowance: int | None = None, keep_cards: int |
 
 
 def size_of(html: str) -> int:
-    return len(html.encode("utf-8"))
+    """The HTML part's bytes as transmitted without 8BITMIME (the worst case the sender uses)."""
+    return wire_size(canonical(html))
 
 
 def render_email(ed: Edition, cfg, budget: int = HTML_BUDGET, reading: int | None = READING_ALLOWANCE) -> EmailResult:

@@ -137,8 +137,8 @@ def render_text(ed: Edition, cfg=None, shortened: dict[str, str] | None = None, 
     notice, summary = leading_notice(ed.summary)
     if notice:
         out += wrap(notice)
-    if shortened:
-        out += wrap(s["attached"])
+    if shortened and s[f"report_{ui.report_mode(cfg)}"]:
+        out += wrap(s[f"report_{ui.report_mode(cfg)}"])
     if ed.entries:  # the papers first: one compact list, title and one-line takeaway
         out += [""]
         for i, e in enumerate(ed.entries, start=1):

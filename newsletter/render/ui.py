@@ -32,7 +32,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "arxiv": "arXiv",
         "shortened": "Shortened to fit your inbox.",
         "read_full": "Read the full analysis",
-        "attached": "The complete report is attached (HTML and Markdown).",
+        "report_html": "The complete report is attached (HTML).",
+        "report_markdown": "The complete report is attached (Markdown).",
+        "report_archive": "The complete report is in the archive.",
+        "report_none": "",
         "why": "You receive this email because you subscribed to the “{profile}” edition of this arXiv digest.",
         "unsubscribe": "Unsubscribe",
         "archive": "View in the browser",
@@ -41,6 +44,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "papers": "papers",
         "paper": "paper",
         "cards_dropped": "{n} more papers are in the attached report:",
+        "cards_dropped_archive": "{n} more papers are in the archive:",
+        "cards_dropped_none": "{n} more papers:",
     },
     "zh": {
         "hello": "%%NL_NAME%%，您好：",
@@ -62,7 +67,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "arxiv": "arXiv",
         "shortened": "为适应邮箱大小已节选。",
         "read_full": "阅读完整分析",
-        "attached": "完整报告见附件（HTML 与 Markdown）。",
+        "report_html": "完整报告见附件（HTML）。",
+        "report_markdown": "完整报告见附件（Markdown）。",
+        "report_archive": "完整报告见网页存档。",
+        "report_none": "",
         "why": "您收到这封邮件，是因为您订阅了本 arXiv 速递的「{profile}」栏目。",
         "unsubscribe": "退订",
         "archive": "在浏览器中查看",
@@ -71,6 +79,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "papers": "篇论文",
         "paper": "篇论文",
         "cards_dropped": "另有 {n} 篇论文见附件中的完整报告：",
+        "cards_dropped_archive": "另有 {n} 篇论文见网页存档：",
+        "cards_dropped_none": "另有 {n} 篇论文：",
     },
 }
 
@@ -121,3 +131,11 @@ def archive_url(cfg, day, profile: str) -> str:
     """The absolute archive URL when `[web] public_url` is set, else ""."""
     base = getattr(getattr(cfg, "web", None), "public_url", "") if cfg is not None else ""
     return f"{base.rstrip('/')}{archive_path(day, profile)}" if base else ""
+
+
+def report_mode(cfg) -> str:
+    """Where a shortened email's complete report is: "archive" with `[web] public_url` (linked,
+    not attached), else `[render] attach`: "html" | "markdown" (one attached file) | "none"."""
+    if cfg is None:
+        return "html"
+    return "archive" if cfg.web.public_url else cfg.render.attach

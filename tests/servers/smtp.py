@@ -4,7 +4,8 @@ Faults are scripted per (stage, address): `server.script("rcpt", "bob@x.org", "4
 makes the next RCPT of bob get that reply; "DISCONNECT" drops the connection instead (at the
 "data" stage: after the whole message was received, before the reply: the worst case).
 Other knobs: `delay` before every reply, `min_gap` between MAIL commands (else 421 4.7.0),
-`quota_after` accepted messages (then 554 5.4.5), AUTH with one user, STARTTLS or implicit TLS.
+`quota_after` accepted messages (then 554 5.4.5), `eightbitmime=False` (EHLO without it),
+AUTH with one user, STARTTLS or implicit TLS.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class FaultHandler:
     delay: float = 0.0
     min_gap: float = 0.0
     quota_after: int | None = None
+    eightbitmime: bool = True  # False: EHLO does not announce 8BITMIME
     scripts: dict[tuple[str, str], deque[str]] = field(default_factory=lambda: defaultdict(deque))
     always: dict[tuple[str, str], str] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
@@ -70,7 +72,7 @@ class FaultHandler:
         session.host_name = hostname
         with self.lock:
             self.connections += 1
-        return responses
+        return [r for r in responses if self.eightbitmime or r[4:].upper() != "8BITMIME"]
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         now = time.monotonic()
