@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo install test bench lint chromium clean
+.PHONY: demo install test bench lint chromium spamassassin clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,8 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/newsletter run --demo
 
-## test: the whole suite (installs Chromium for the browser test when missing)
-test: $(STAMP) chromium
+## test: the whole suite (installs Chromium and SpamAssassin for their tests when missing)
+test: $(STAMP) chromium spamassassin
 	$(BIN)/ruff check newsletter tests bench
 	$(BIN)/pytest
 
@@ -37,6 +37,13 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 	@command -v chromium >/dev/null 2>&1 || { echo "chromium could not be installed"; exit 1; }
+
+# Debian's SpamAssassin for the spam-score test (tests/test_spam.py); needs root or sudo.
+spamassassin:
+	@command -v spamassassin >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq spamassassin >/dev/null; }
+	@command -v spamassassin >/dev/null 2>&1 || { echo "spamassassin could not be installed"; exit 1; }
 
 clean:
 	rm -rf $(VENV) var

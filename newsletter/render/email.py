@@ -48,6 +48,10 @@ COLOR_SCHEME_META = (
     '<meta name="color-scheme" content="light dark">'
     '<meta name="supported-color-schemes" content="light dark">'
 )
+# mjml's mj-preview hides the preheader with display:none AND white text. The white is what spam
+# filters score as hidden text (SpamAssassin's HTML_FONT_LOW_CONTRAST: it sees white on white);
+# display:none, max-height:0, opacity:0 hide it already, and mso-hide:all does in Outlook desktop.
+PREHEADER_WHITE = re.compile(r'(<div style="display:none;[^"]*?)color:#ffffff;')
 
 @dataclass
 class EmailResult:
@@ -194,7 +198,7 @@ def build_html(ed: Edition, cfg, allowance: int | None = None, keep_cards: int |
     from mjml import mjml2html
 
     src, cards = _mjml_source(ed, cfg, allowance, keep_cards)
-    html = inline_css(mjml2html(src))
+    html = inline_css(PREHEADER_WHITE.sub(r"\1mso-hide:all;", mjml2html(src), count=1))
     return html.replace("<head>", "<head>" + COLOR_SCHEME_META, 1), cards
 
 
