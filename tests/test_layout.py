@@ -3,7 +3,7 @@ reaching into another stage, no private name taken from another module, no overs
 
 Layers (an import may only go to the same or a lower layer):
   base    errors, models, config, store, progress, stop, keywords, placeholders, mime, cron, llm, subscribers,
-          templating, starter
+          templating, starter, wording, embeddings
   stages  fetch, select, analyze, render, deliver   (base only; never each other)
   shells  pipeline, ops, web, cli                   (anything; they wire the stages together)
 """
