@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo install test bench lint chromium spamassassin clean
+.PHONY: demo install test bench lint chromium spamassassin caniemail clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,8 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/newsletter run --demo
 
-## test: the whole suite (installs Chromium and SpamAssassin for their tests when missing)
-test: $(STAMP) chromium spamassassin
+## test: the whole suite (installs Chromium, SpamAssassin and the caniemail linter for their tests when missing)
+test: $(STAMP) chromium spamassassin caniemail
 	$(BIN)/ruff check newsletter tests bench
 	$(BIN)/pytest
 
@@ -45,5 +45,14 @@ spamassassin:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq spamassassin >/dev/null; }
 	@command -v spamassassin >/dev/null 2>&1 || { echo "spamassassin could not be installed"; exit 1; }
 
+# caniemail data (npm @jsx-email/doiuse-email, pinned by tools/caniemail/package-lock.json) for the
+# email-client test (tests/test_email_clients.py); needs node >= 18 and npm, installs into tools/caniemail.
+caniemail: tools/caniemail/node_modules/.installed
+
+tools/caniemail/node_modules/.installed: tools/caniemail/package.json tools/caniemail/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm is needed for the caniemail lint (node >= 18)"; exit 1; }
+	cd tools/caniemail && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var tools/caniemail/node_modules
