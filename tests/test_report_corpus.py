@@ -77,6 +77,16 @@ def _broken(old: str, new: str, count: int = 1) -> str:
     return text.replace(old, new, count)
 
 
+def _without_summary() -> str:
+    """Later reports of the system we replace drop the summary: a different layout, refused."""
+    text = REFERENCE.read_text(encoding="utf-8")
+    return text[:text.index("## Executive Summary")] + text[text.index("## Table of Contents"):]
+
+
+def _offset_of(s: str) -> int:
+    return REFERENCE.read_text(encoding="utf-8").index(s)
+
+
 BROKEN = [
     ("no time line", lambda: _broken("time: 20260209\n", "date: 20260209\n"), r"^line 1: expected 'time: YYYYMMDD'"),
     ("title heading lost", lambda: _broken("<a id='2602.06949v1'></a>\n## [", "<a id='2602.06949v1'></a>\n### ["),
@@ -87,6 +97,12 @@ BROKEN = [
      r"^line 71: expected '\*\*Published:\*\* YYYY-MM-DD', not '6 Feb 2026'"),
     ("no analysis header", lambda: _broken("**Analysis:**\n\n好的，我将以AI领域", "**Analyse:**\n\n好的，我将以AI领域"),
      r"^line 77: expected an abstract followed by an empty line and '\*\*Analysis:\*\*'"),
+    ("newer layout without summary", lambda: _without_summary(),
+     r"^line 5: expected '## Executive Summary' \(the top of the file\), found '## Table of Contents'"),
+    ("cut after the time line", lambda: "time: 20260209\n",
+     r"^line 3: expected '# Title' \(the top of the file\), found the end of the file"),
+    ("cut inside a paper", lambda: REFERENCE.read_text(encoding="utf-8")[:_offset_of("**Categories:** cs.CV")],
+     r"^line 73: expected '\*\*Categories:\*\* …' \(paper 2602.06959v1\), found an empty line"),
     ("no table of contents", lambda: _broken("## Table of Contents", "## Contents"),
      r"^line 7: expected the executive summary, then '---' and '## Table of Contents' before the first paper \(line 66\)"),
 ]

@@ -133,9 +133,11 @@ class _Block:
         self.lines, self.first, self.where = lines, first, where
 
     def fail(self, i: int, expected: str) -> MarkdownFormatError:
-        i = min(i, len(self.lines) - 1)
-        got = self.lines[i].rstrip() if 0 <= i < len(self.lines) else ""
-        seen = f", found {got[:60]!r}" if got else ", found an empty line" if i < len(self.lines) else ""
+        if i >= len(self.lines):
+            seen = ", found the end of the file"
+        else:
+            got = self.lines[i].rstrip()
+            seen = f", found {got[:60]!r}" if got else ", found an empty line"
         return MarkdownFormatError(f"line {self.first + i}: expected {expected} ({self.where}){seen}")
 
     def expect_blank(self, i: int, after: str) -> None:
