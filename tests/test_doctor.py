@@ -296,7 +296,7 @@ def test_from_address_must_be_able_to_send_through_a_real_relay(project, sender,
         assert "[smtp] from" in c.line() and "fix:" in c.line()
 
 
-def test_from_localhost_with_a_real_host_fails_the_whole_doctor(project, arxiv, cli):
+def test_from_localhost_with_a_real_host_fails_the_whole_doctor(project, arxiv, cli, no_dns):
     point_at(project, arxiv)
     project.edit('host = ""', 'host = "smtp.example.org"')
     c = by_name(doctor(project.config))["from"]
@@ -323,7 +323,22 @@ def whole(line: str) -> None:
     assert "Caused by" not in line and "Max retries" not in line and "object at 0x" not in line, line
 
 
-def test_unresolvable_arxiv_and_smtp_hosts_read_as_whole_sentences(project, arxiv, cli):
+@pytest.fixture
+def no_dns(monkeypatch):
+    """Names other than loopback do not resolve: no test may send a DNS query off this machine."""
+    import socket
+
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kw):
+        if host in ("127.0.0.1", "localhost", "::1", None):
+            return real(host, *args, **kw)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+def test_unresolvable_arxiv_and_smtp_hosts_read_as_whole_sentences(project, arxiv, cli, no_dns):
     point_at(project, arxiv)
     project.edit(f'base_url = "{arxiv.base_url}"', 'base_url = "http://nonexistent.invalid/api/query"')
     project.edit('host = ""', 'host = "nonexistent.invalid"')
