@@ -262,3 +262,10 @@ def test_dark_rules_survive_premailer_and_color_scheme_is_declared(rendered):
     styles = "".join(re.findall(r"<style[^>]*>(.*?)</style>", head, re.S))
     assert ":root" in styles and "color-scheme:light dark" in styles
     assert "@media (prefers-color-scheme: dark)" in styles and "!important" in styles
+
+
+def test_archive_page_names_the_list_by_its_title_not_its_internal_name():
+    from newsletter.render.archive import report_page
+
+    page = report_page(reference_edition())
+    assert "· cv ·" not in page and "Arxiv Computer Vision Papers" in page

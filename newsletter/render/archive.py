@@ -29,7 +29,6 @@ def page_context(lang: str) -> dict:
 
 def report_page(ed: Edition, cfg=None, back: str = "") -> str:
     """The complete edition (abstracts, key findings, full analyses) as one HTML page."""
-    s = ui.strings(ed.language)
     cards = []
     for e in ed.entries:
         c = card(e, ed.language, None, "")
@@ -41,7 +40,7 @@ def report_page(ed: Edition, cfg=None, back: str = "") -> str:
         **page_context(ed.language),
         page_title=one_line(ed.title),
         title=one_line(ed.title),
-        subline=f"{ed.date.isoformat()} · {ed.profile} · {len(ed.entries)} {s['papers']}",
+        subline=f"{ed.date.isoformat()} · {ui.count_papers(len(ed.entries), ed.language)}",
         summary_html=Markup(md_to_html(ed.summary.strip())) if ed.summary.strip() else "",
         cards=cards,
         back=back,
