@@ -17,7 +17,7 @@ import typer
 from .. import __version__
 from ..config import load_subscribers
 from ..errors import NewsletterError, UsageError
-from .common import ConfigOpt, DateOpt, again, get_config, opened, parse_day, set_global_config
+from .common import ConfigOpt, DateOpt, again, config_arg, get_config, opened, parse_day, set_global_config
 from .output import ProgressView, plural
 
 app = typer.Typer(
@@ -229,7 +229,6 @@ def history(
 def doctor(config: ConfigOpt = None) -> None:
     """Check everything run, send and serve need: one line each with the fix; exit 1 if any fail."""
     from ..ops.doctor import doctor as run_checks
-    from .common import config_arg
 
     checks = run_checks(config_arg(config), emit=typer.echo)
     failed = [c.name for c in checks if c.state == "fail"]
