@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
-from .models import Subscriber
 
 DEFAULT_CONFIG = "config.toml"
 CATEGORY_RE = re.compile(r"^[a-z\-]+(\.[A-Za-z\-]+)?$")
@@ -50,17 +49,17 @@ def known_category(c: str) -> bool:
     return subs is None or (sub in subs) or (not sub and archive not in ("cs", "stat", "eess", "econ"))
 
 
-class _Model(BaseModel):
+class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
-class Keywords(_Model):
+class Keywords(StrictModel):
     primary: list[str] = []
     secondary: list[str] = []
     exclude: list[str] = []
 
 
-class Profile(_Model):
+class Profile(StrictModel):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     title: str = "Arxiv Papers"
     categories: list[str] = Field(min_length=1)
@@ -78,7 +77,7 @@ class Profile(_Model):
         return v
 
 
-class ArxivConfig(_Model):
+class ArxivConfig(StrictModel):
     base_url: str = "https://export.arxiv.org/api/query"
     page_size: int = Field(default=2000, ge=1, le=2000)
     delay_seconds: float = Field(default=3.0, ge=0)
@@ -91,7 +90,7 @@ class ArxivConfig(_Model):
     empty_retry_hours: float = Field(default=3, ge=0, le=24)
 
 
-class LLMConfig(_Model):
+class LLMConfig(StrictModel):
     model: str = ""  # empty: the extractive analyzer, no LLM at all
     fallback_models: list[str] = []
     api_base: str = ""
@@ -107,12 +106,17 @@ class LLMConfig(_Model):
     # when the model refuses every call (bad key, unknown model): "stop" the run and mail nothing,
     # or go on with "extractive" analyses, said at the top of the issue
     on_failure: Literal["stop", "extractive"] = "stop"
+    # distinct papers analysed per day and language across every reader's picks: the first
+    # `fulltext_per_day` get the full-text ladder, the next `abstract_per_day` the abstract
+    # route, the rest the extractive analysis (no LLM); labelled as such in the issue
+    fulltext_per_day: int = Field(default=40, ge=0, le=10_000)
+    abstract_per_day: int = Field(default=100, ge=0, le=10_000)
 
     def api_key(self) -> str | None:
         return os.environ.get(self.api_key_env) or None
 
 
-class SMTPConfig(_Model):
+class SMTPConfig(StrictModel):
     host: str = ""  # empty: the embedded sink writes .eml files to var/outbox/
     port: int = Field(default=587, ge=1, le=65535)
     security: Literal["starttls", "ssl", "none"] = "starttls"
@@ -130,15 +134,17 @@ class SMTPConfig(_Model):
         return os.environ.get(self.password_env) or None
 
 
-class StoreConfig(_Model):
+class StoreConfig(StrictModel):
     path: str = "var/newsletter.db"
 
 
-class ScheduleConfig(_Model):
+class ScheduleConfig(StrictModel):
     # Sunday-Thursday 20:00 US Eastern announcements reach Asia on Monday-Friday mornings.
     cron: str = "30 9 * * mon-fri"
     timezone: str = "Asia/Shanghai"
     misfire_grace_seconds: int = Field(default=6 * 3600, ge=1)
+    # weekly readers get their issue on the first run on or after this day of each week
+    weekly_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "fri"
 
     @field_validator("timezone")
     @classmethod
@@ -161,7 +167,7 @@ class ScheduleConfig(_Model):
         return v
 
 
-class WebConfig(_Model):
+class WebConfig(StrictModel):
     public_url: str = ""
     host: Literal["127.0.0.1"] = "127.0.0.1"
     port: int = Field(default=8765, ge=0, le=65535)
@@ -175,13 +181,13 @@ class WebConfig(_Model):
         return v.rstrip("/")
 
 
-class RenderConfig(_Model):
+class RenderConfig(StrictModel):
     # the complete report a shortened email carries when [web] public_url is unset (with it, the
     # email links to the archive page and attaches nothing): one file, or none
     attach: Literal["html", "markdown", "none"] = "html"
 
 
-class Config(_Model):
+class Config(StrictModel):
     store: StoreConfig = StoreConfig()
     arxiv: ArxivConfig = ArxivConfig()
     llm: LLMConfig = LLMConfig()
@@ -303,84 +309,3 @@ def load_config(path: str | Path | None = None) -> Config:
     except ValidationError as e:
         raise ConfigError(_one_line(e, str(p), data)) from None
     return cfg
-
-
-# -- subscribers -----------------------------------------------------------------------------
-
-
-class _SubscriberIn(_Model):
-    email: str
-    name: str = ""
-    profiles: list[str] = Field(min_length=1)
-    language: Literal["zh", "en"] | None = None
-
-
-def normalize_email(address: str) -> str:
-    """Validate without network (no DNS) and return the normalized form; ValueError says why."""
-    from email_validator import EmailNotValidError, validate_email
-
-    if any(c in address for c in "\r\n"):
-        raise ValueError("an address cannot contain a line break")
-    try:
-        return validate_email(address, check_deliverability=False).normalized
-    except EmailNotValidError as e:
-        raise ValueError(str(e)) from None
-
-
-def load_subscribers(cfg: Config) -> list[Subscriber]:
-    """All subscriber files, validated together: bad or duplicate addresses and unknown profiles fail."""
-    folder = cfg.resolve(cfg.subscribers_dir)
-    if not folder.is_dir():
-        raise ConfigError(f"{folder}: subscribers folder not found; create it or set subscribers_dir in {cfg.source}")
-    profiles = {p.name for p in cfg.profiles}
-    seen: dict[str, str] = {}
-    out: list[Subscriber] = []
-    for f in sorted(folder.glob("*.toml")):
-        try:
-            data = tomllib.loads(f.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"{f}: not valid TOML ({e}); fix the syntax at that line") from None
-        except (OSError, UnicodeDecodeError) as e:
-            raise ConfigError(f"{f}: cannot read the file ({e})") from None
-        extra = set(data) - {"subscriber"}
-        if extra:
-            raise ConfigError(f"{f}: unknown table {sorted(extra)[0]!r}; only [[subscriber]] entries belong here")
-        entries = data.get("subscriber", [])
-        if not isinstance(entries, list):
-            raise ConfigError(f"{f}: 'subscriber' must be an array of tables: write [[subscriber]]")
-        for n, raw in enumerate(entries, start=1):
-            where = f"{f}: [[subscriber]] #{n}"
-            try:
-                s = _SubscriberIn.model_validate(raw)
-            except ValidationError as e:
-                err = e.errors()[0]
-                key = ".".join(str(x) for x in err["loc"]) or "entry"
-                msg = err["msg"]
-                if err["type"] == "missing":
-                    msg = "required key is missing"
-                elif err["type"] == "extra_forbidden":
-                    msg = "unknown key (allowed: email, name, profiles, language)"
-                raise ConfigError(f"{where}: {key}: {msg}") from None
-            try:
-                email = normalize_email(s.email)
-            except ValueError as e:
-                raise ConfigError(f"{where}: email {s.email!r} is not a valid address: {e}") from None
-            unknown = [p for p in s.profiles if p not in profiles]
-            if unknown:
-                raise ConfigError(
-                    f"{where}: profiles: unknown profile {unknown[0]!r}; known: {', '.join(sorted(profiles))}"
-                )
-            if s.language is not None:
-                other = [p for p in s.profiles if cfg.profile(p).language != s.language]
-                if other:
-                    raise ConfigError(
-                        f"{where}: language {s.language!r} has no effect: profile {other[0]!r} is written in "
-                        f"{cfg.profile(other[0]).language!r}; remove `language`, or subscribe to a profile in "
-                        f"{s.language!r} (a profile is one audience in one language)"
-                    )
-            key = email.lower()
-            if key in seen:
-                raise ConfigError(f"{where}: email {email} is listed twice (also in {seen[key]}); keep one entry")
-            seen[key] = f"{f.name}"
-            out.append(Subscriber(email=email, name=s.name, profiles=s.profiles, language=s.language, source=str(f)))
-    return out

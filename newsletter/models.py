@@ -95,6 +95,9 @@ class Edition:
     status: str = "selected"  # selected | analyzed | rendered | sent | empty | failed
     id: int | None = None
     attachments: list[Attachment] = field(default_factory=list)
+    cadence: str = "daily"  # daily | weekly (a weekly edition is dated on its [schedule] weekly_day)
+    # the marked-up render every reader's issue is assembled from (newsletter.assembly; JSON)
+    parts: str = ""
 
 
 @dataclass
@@ -104,6 +107,16 @@ class Subscriber:
     profiles: list[str] = field(default_factory=list)
     language: str | None = None
     source: str = ""  # the subscribers/*.toml file it came from
+    interests: str = ""  # free text the reader's ranking is embedded from
+    keywords: list[str] = field(default_factory=list)
+    authors: list[str] = field(default_factory=list)  # a paper by one of them is always included
+    frequency: str = "daily"  # daily | weekly
+    max_papers: int | None = None  # None: the profile's top_n
+
+    @property
+    def personal(self) -> bool:
+        """Has preferences of their own (else they get the profile's own selection)."""
+        return bool(self.interests.strip() or self.keywords or self.authors)
 
 
 @dataclass

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from . import stop, templating
-from .config import Config, Profile, load_subscribers
+from .config import Config, Profile
 from .errors import ConfigError, CostCeilingReached, LLMFatalError, NewsletterError, RunError, StopRequested
 from .llm.faults import clip
 from .models import Edition, Paper
 from .progress import Progress, emit
+from .roster import load_subscribers
 from .store import Store, now_iso
 from .wording import plural
 

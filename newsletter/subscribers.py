@@ -20,9 +20,10 @@ from pathlib import Path
 import tomlkit
 from tomlkit.items import AoT, Table
 
-from .config import Config, load_subscribers, normalize_email
+from .config import Config
 from .errors import ConfigError, UsageError
 from .models import Subscriber
+from .roster import load_subscribers, normalize_email
 from .store import Store
 
 DEFAULT_FILE = "subscribers.toml"

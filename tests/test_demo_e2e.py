@@ -7,7 +7,8 @@ import email
 import email.policy
 from pathlib import Path
 
-from newsletter.config import load_config, load_subscribers
+from newsletter.config import load_config
+from newsletter.roster import load_subscribers
 
 SAMPLE_TITLES = [
     "CineScene: Implicit 3D as Effective Scene Representation for Cinematic Video Generation",

@@ -8,11 +8,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from newsletter.config import Profile, load_config, load_subscribers
+from newsletter.config import Profile, load_config
 from newsletter.errors import ConfigError
 from newsletter.fetch.sample import SAMPLE_DAY, load_entries
 from newsletter.models import Paper
 from newsletter.pipeline import run_day
+from newsletter.roster import load_subscribers
 from newsletter.select import in_categories
 from newsletter.store import Store
 from tests.conftest import ROOT

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from newsletter.config import load_config, load_subscribers
+from newsletter.config import load_config
+from newsletter.roster import load_subscribers
 from newsletter.store import Store
 from newsletter.subscribers import (
     SubscriberError,

@@ -15,8 +15,8 @@ from typing import Annotated
 import typer
 
 from .. import __version__
-from ..config import load_subscribers
 from ..errors import NewsletterError, UsageError
+from ..roster import load_subscribers
 from .common import ConfigOpt, DateOpt, again, config_arg, get_config, opened, parse_day, set_global_config
 from .output import ProgressView, plural
 
@@ -157,8 +157,8 @@ def send(
 
 
 def _send_test(config, date_: str | None, to: str, demo: bool) -> None:
-    from ..config import normalize_email
     from ..deliver import send_test_copy
+    from ..roster import normalize_email
 
     with opened(config, cfg=_maybe_demo(config, demo)) as (cfg, store):
         day = parse_day(date_, cfg)

@@ -15,8 +15,9 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from ..config import Config, load_config, load_subscribers
+from ..config import Config, load_config
 from ..errors import UsageError
+from ..roster import load_subscribers
 from ..store import Store
 
 ConfigOpt = Annotated[

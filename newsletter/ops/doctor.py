@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from ..config import Config, load_config, load_subscribers
+from ..config import Config, load_config
 from ..errors import ConfigError, StoreError
+from ..roster import load_subscribers
 from ..store import Store
 from .errortext import explain, shorten
 
@@ -252,7 +253,7 @@ def check_from(cfg: Config) -> Check:
                          f"through {s.host}: receiving servers reject or junk it and replies cannot come back",
                          f'set {label} to an address at a domain you send for, e.g. "arXiv Daily '
                          f'<newsletter@your-domain.org>"')
-    from ..config import normalize_email
+    from ..roster import normalize_email
 
     try:
         normalize_email(sender.addr_spec)

@@ -21,6 +21,7 @@ from .editions import EditionsMixin
 from .llm_cache import LLMCacheMixin
 from .migrations import MIGRATIONS
 from .papers import PapersMixin
+from .readers import ReadersMixin
 from .rows import now_iso
 from .runs import RunsMixin
 from .vectors import VectorsMixin
@@ -28,7 +29,8 @@ from .vectors import VectorsMixin
 __all__ = ["Store", "StoreError", "now_iso"]
 
 
-class Store(PapersMixin, LLMCacheMixin, AnalysesMixin, EditionsMixin, DeliveriesMixin, RunsMixin, VectorsMixin):
+class Store(PapersMixin, LLMCacheMixin, AnalysesMixin, EditionsMixin, DeliveriesMixin, RunsMixin, VectorsMixin,
+            ReadersMixin):
     """One SQLite file; open it with `Store.open(path)` (or `":memory:"` in tests).
 
     The SQL of each concept lives in its own module (papers, llm_cache, analyses, editions,

@@ -32,15 +32,16 @@ class EditionsMixin:
     def save_selection(self, edition: Edition, ranked_ids: list[str]) -> int:
         """Create (or replace the selection of) the edition for (date, profile); returns its id."""
         with self.transaction():
-            existing = self._edition_row(edition.date, edition.profile)
+            existing = self._edition_row(edition.date, edition.profile, edition.cadence)
             row = {
                 "date": edition.date.isoformat(), "profile": edition.profile, "language": edition.language,
-                "title": edition.title, "status": edition.status, "updated": now_iso(),
+                "title": edition.title, "status": edition.status, "updated": now_iso(), "cadence": edition.cadence,
             }
             if existing:
                 eid = existing["id"]
                 self.db["editions"].update(eid, row)
                 self.db.execute("delete from edition_papers where edition_id = ?", [eid])
+                self.db.execute("delete from reader_papers where edition_id = ?", [eid])
             else:
                 row.update({"summary": "", "markdown": "", "html": "", "text": "", "created": now_iso()})
                 eid = self.db["editions"].insert(row).last_pk
@@ -54,23 +55,24 @@ class EditionsMixin:
         return eid
 
     def save_render(self, edition_id: int, markdown: str, html: str, text: str,
-                    attachments: list[Attachment]) -> None:
+                    attachments: list[Attachment], parts: str = "") -> None:
         """What render produced, kept so preview and send never render again."""
         files = [{"filename": a.filename, "mimetype": a.mimetype, "data": base64.b64encode(a.data).decode("ascii")}
                  for a in attachments]
         self.update_edition(edition_id, markdown=markdown, html=html, text=text, status="rendered",
-                            attachments=json.dumps(files))
+                            attachments=json.dumps(files), parts=parts)
 
     def update_edition(self, edition_id: int, **fields: Any) -> None:
         with self.transaction():
             self.db["editions"].update(edition_id, {**fields, "updated": now_iso()})
 
-    def _edition_row(self, day: date, profile: str) -> dict[str, Any] | None:
-        rows = list(self.db["editions"].rows_where("date = ? and profile = ?", [day.isoformat(), profile]))
+    def _edition_row(self, day: date, profile: str, cadence: str = "daily") -> dict[str, Any] | None:
+        rows = list(self.db["editions"].rows_where("date = ? and profile = ? and cadence = ?",
+                                                   [day.isoformat(), profile, cadence]))
         return rows[0] if rows else None
 
-    def get_edition(self, day: date, profile: str, with_papers: bool = True) -> Edition | None:
-        row = self._edition_row(day, profile)
+    def get_edition(self, day: date, profile: str, with_papers: bool = True, cadence: str = "daily") -> Edition | None:
+        row = self._edition_row(day, profile, cadence)
         return self._edition(row, with_papers) if row else None
 
     def get_edition_by_id(self, edition_id: int, with_papers: bool = True) -> Edition | None:
@@ -82,7 +84,7 @@ class EditionsMixin:
             id=row["id"], date=date.fromisoformat(row["date"]), profile=row["profile"],
             language=row["language"], title=row["title"], summary=row["summary"] or "",
             markdown=row["markdown"] or "", html=row["html"] or "", text=row["text"] or "",
-            status=row["status"],
+            status=row["status"], cadence=row.get("cadence") or "daily", parts=row.get("parts") or "",
             attachments=[Attachment(f["filename"], f["mimetype"], base64.b64decode(f["data"]))
                          for f in json.loads(row.get("attachments") or "[]")],
         )
@@ -103,7 +105,7 @@ class EditionsMixin:
         return [
             dict(r)
             for r in self.db.query(
-                "select e.id, e.date, e.profile, e.language, e.title, e.status, "
+                "select e.id, e.date, e.profile, e.cadence, e.language, e.title, e.status, "
                 "(select count(*) from edition_papers ep where ep.edition_id = e.id) as papers "
                 "from editions e order by e.date desc, e.profile limit ?",
                 [limit],
@@ -146,7 +148,7 @@ class EditionsMixin:
             )
             args += match_args
         sql = (
-            "select e.id, e.date, e.profile, e.title, e.status, "
+            "select e.id, e.date, e.profile, e.cadence, e.title, e.status, "
             "(select count(*) from deliveries d where d.edition_id = e.id and d.status = 'sent') as sent "
             "from editions e" + (" where " + " and ".join(where) if where else "") +
             " order by e.date desc, e.profile limit ?"

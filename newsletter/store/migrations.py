@@ -127,3 +127,27 @@ def m004_paper_vectors(db: sqlite_utils.Database) -> None:
         {"paper_id": str, "model": str, "dim": int, "vector": bytes, "at": str},
         pk=("paper_id", "model"),
     )
+
+
+@migration
+def m005_readers(db: sqlite_utils.Database) -> None:
+    """Each reader their own issue: weekly editions beside daily ones, the parts every reader's
+    issue is assembled from, each reader's picks (a reader never gets a paper twice), one-click
+    votes, and cached reader vectors (re-embedded only when the reader's words change)."""
+    db["editions"].add_column("cadence", str, not_null_default="daily")
+    db["editions"].add_column("parts", str, not_null_default="")
+    db.execute("drop index if exists idx_editions_date_profile")
+    db["editions"].create_index(["date", "profile", "cadence"], unique=True)
+    db["reader_papers"].create(
+        {"edition_id": int, "email": str, "paper_id": str, "rank": int},
+        pk=("edition_id", "email", "paper_id"),
+        foreign_keys=[("edition_id", "editions", "id")],
+    )
+    db["reader_papers"].create_index(["email", "paper_id"])
+    db["votes"].create(
+        {"email": str, "paper_id": str, "profile": str, "vote": int, "at": str}, pk=("email", "paper_id"),
+    )
+    db["reader_vectors"].create(
+        {"email": str, "model": str, "text_hash": str, "dim": int, "vector": bytes, "at": str},
+        pk=("email", "model"),
+    )

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from datetime import date
 from html import escape
 
-from ..config import load_subscribers
 from ..deliver import message_factory, new_message_id
 from ..errors import UsageError
 from ..models import Edition, Subscriber
@@ -32,6 +31,7 @@ from ..placeholders import personalize
 from ..render import ui
 from ..render.archive import archive_for_path, email_fragment, index_page, page_context
 from ..render.email import is_shortened, render_page
+from ..roster import load_subscribers
 from ..wording import plural
 from .server import LocalServer
 
