@@ -1,4 +1,4 @@
-"""Unsubscribe tokens: an HMAC of (list, address) so a link can only unsubscribe its own reader.
+"""Signed tokens: unsubscribe links (an HMAC of list and address) and one-click feedback links.
 
 The token carries the list and the address (base64url) and a SHA-256 HMAC over both keyed with
 a secret from an environment variable; without the secret nobody can forge one, and changing
@@ -96,3 +96,41 @@ def unverified_list(token: str) -> str | None:
 
 def unsubscribe_url(public_url: str, token: str) -> str:
     return f"{public_url.rstrip('/')}/unsubscribe?token={quote(token, safe='')}"
+
+
+# -- one-click feedback ("more like this" / "less like this") ------------------------------------
+
+
+def _feedback_mac(secret: bytes, payload: bytes) -> bytes:
+    return hmac.new(secret, b"feedback\x00" + payload, hashlib.sha256).digest()[:_MAC_BYTES]
+
+
+def make_feedback_token(secret: bytes, email: str, list_name: str, paper_id: str, vote: int) -> str:
+    """A link that records one reader's vote (+1 or -1) on one paper of one list, and nothing else.
+
+    Signed apart from unsubscribe tokens (another HMAC domain), so one can never pass for the other."""
+    payload = f"{list_name}\x00{email.lower()}\x00{paper_id}\x00{'+' if vote > 0 else '-'}".encode()
+    return f"{_b64(payload)}.{_b64(_feedback_mac(secret, payload))}"
+
+
+def verify_feedback_token(secret: bytes, token: str) -> tuple[str, str, str, int]:
+    """(email, list, paper id, vote) of a genuine feedback token; TokenError for anything else."""
+    if not token or len(token) > 2000 or token.count(".") != 1:
+        raise TokenError("malformed token")
+    payload_b64, mac_b64 = token.split(".")
+    try:
+        payload = _unb64(payload_b64)
+        mac = _unb64(mac_b64)
+        fields = payload.decode("utf-8").split("\x00")
+    except (ValueError, UnicodeDecodeError):
+        raise TokenError("malformed token") from None
+    if len(fields) != 4 or fields[3] not in ("+", "-") or not fields[1] or not fields[2]:
+        raise TokenError("malformed token")
+    if not hmac.compare_digest(mac, _feedback_mac(secret, payload)):
+        raise TokenError("the token's signature does not match")
+    list_name, email, paper_id, sign = fields
+    return email, list_name, paper_id, 1 if sign == "+" else -1
+
+
+def feedback_url(public_url: str, token: str) -> str:
+    return f"{public_url.rstrip('/')}/feedback/{token}"
