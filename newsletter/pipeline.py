@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date
 
-from . import stop, templating
+from . import picks, stop, templating
 from .config import Config, Profile
 from .errors import ConfigError, CostCeilingReached, LLMFatalError, NewsletterError, RunError, StopRequested
 from .llm.faults import clip
@@ -65,39 +65,58 @@ def stage_fetch(store: Store, cfg: Config, day: date, progress: Progress | None 
 
 def stage_select(
     store: Store, cfg: Config, profile: Profile, day: date, papers: list[Paper], llm=None,
-    progress: Progress | None = None,
+    progress: Progress | None = None, cadence: str = "daily",
 ) -> Edition:
-    """The edition for (day, profile) with its ranked papers; kept once made."""
+    """The edition for (day, profile, cadence): its readers' picks and their union; kept once made.
+
+    Daily: the profile's own ranked selection, then each daily reader's picks from the day's papers.
+    Weekly (`day` is the week's `weekly_day`): each weekly reader's best of the week's papers."""
     from .select import select_papers
 
-    ed = store.get_edition(day, profile.name)
+    ed = store.get_edition(day, profile.name, cadence=cadence)
     if ed is not None:
-        emit(progress, "select", f"select[{profile.name}]: {plural(len(ed.entries), 'paper')} already chosen",
-             profile=profile.name)
+        emit(progress, "select", f"select[{who(profile, cadence)}]: {plural(len(ed.entries), 'paper')} already "
+             "chosen", profile=profile.name)
         return ed
-    scores = select_papers(store, cfg, profile, day, papers, llm=llm, progress=progress)
-    ed = Edition(
-        date=day, profile=profile.name, language=profile.language, title=f"{profile.title} - {day.isoformat()}",
-        status="selected" if scores else "empty",
-    )
-    store.save_selection(ed, [s.paper_id for s in scores])
-    emit(progress, "select", f"select[{profile.name}]: {len(scores)} of {len(papers)} papers chosen",
-         profile=profile.name)
-    return store.get_edition(day, profile.name)
+    readers = picks.readers_of(picks.all_readers(cfg), profile.name, cadence)
+    if cadence == "weekly":
+        pool, default = picks.week_pool(store, cfg, profile, day)
+        scores, title = [], picks.weekly_title(profile, day)
+    else:
+        pool, title = papers, f"{profile.title} - {day.isoformat()}"
+        scores = select_papers(store, cfg, profile, day, papers, llm=llm, progress=progress)
+        default = [s.paper_id for s in scores]
+    ids, chosen = picks.choose(store, cfg, profile, readers, pool, default, scores, progress)
+    ed = Edition(date=day, profile=profile.name, language=profile.language, title=title,
+                 status="selected" if ids else "empty", cadence=cadence)
+    store.save_selection(ed, ids)
+    store.save_picks(ed.id, chosen)
+    emit(progress, "select", f"select[{who(profile, cadence)}]: {len(ids)} of {plural(len(pool), 'paper')} chosen"
+         + (f" for {plural(len(chosen), 'reader')}" if chosen else ""), profile=profile.name)
+    return store.get_edition(day, profile.name, cadence=cadence)
+
+
+def who(profile: Profile, cadence: str) -> str:
+    """How progress lines name an edition: the profile, and "weekly" for a weekly one."""
+    return profile.name if cadence == "daily" else f"{profile.name} weekly"
 
 
 def stage_analyze(
     store: Store, cfg: Config, ed: Edition, llm=None, progress: Progress | None = None, notice: str = "",
+    budget=None,
 ) -> Edition:
     """An analysis for every chosen paper and the executive summary (analyses are shared per language).
 
-    `notice` (why the LLM was not used although configured) goes at the top of the summary."""
-    from .analyze import analyze_papers, summarize
+    `notice` (why the LLM was not used although configured) goes at the top of the summary;
+    `budget` (analyze.DayBudget) is the day's cap on LLM-analysed papers, shared by the editions."""
+    from .analyze import DayBudget, analyze_papers, summarize
 
     if ed.status not in ("selected",):
         return ed
     papers = [e.paper for e in ed.entries]
-    analyses = analyze_papers(store, cfg, ed.language, papers, llm=llm, progress=progress)
+    budget = budget or DayBudget(cfg.llm.fulltext_per_day, cfg.llm.abstract_per_day)
+    routes = budget.routes(ed.language, [p.id for p in papers]) if llm is not None else None
+    analyses = analyze_papers(store, cfg, ed.language, papers, llm=llm, progress=progress, routes=routes)
     for e in ed.entries:
         e.analysis = analyses.get(e.paper.id) or e.analysis
     ed.summary = summarize(store, cfg, ed, llm=llm)
@@ -120,10 +139,12 @@ def stage_render(store: Store, cfg: Config, ed: Edition, progress: Progress | No
 
     if ed.status != "analyzed":
         return ed
-    out = render_edition(ed, cfg)
+    chosen = store.get_picks(ed.id)
+    out = render_edition(ed, cfg, reader_max=max((len(ids) for ids in chosen.values()), default=None))
     ed.markdown, ed.html, ed.text, ed.attachments, ed.status = out.markdown, out.html, out.text, out.attachments, \
         "rendered"
-    store.save_render(ed.id, ed.markdown, ed.html, ed.text, ed.attachments)
+    ed.parts = out.parts
+    store.save_render(ed.id, ed.markdown, ed.html, ed.text, ed.attachments, parts=ed.parts)
     emit(progress, "render", f"render[{ed.profile}]: markdown {len(ed.markdown.encode()) // 1024} KB, "
          f"html {len(ed.html.encode()) // 1024} KB", profile=ed.profile)
     return ed
@@ -135,8 +156,12 @@ def stage_deliver(store: Store, cfg: Config, ed: Edition, progress: Progress | N
 
     if ed.status not in ("rendered", "sent"):
         return {}
-    subscribers = [s for s in load_subscribers(cfg) if ed.profile in s.profiles]
-    report = send_edition(store, cfg, ed, subscribers, progress=progress)
+    readers = picks.readers_of(load_subscribers(cfg), ed.profile, ed.cadence)
+    known = store.get_picks(ed.id)
+    late = [s for s in readers if s.email.lower() not in known]
+    if late and ed.status == "rendered":
+        store.save_picks(ed.id, picks.late_picks(store, cfg.profile(ed.profile), ed, late), replace=False)
+    report = send_edition(store, cfg, ed, readers, progress=progress)
     counts = report.counts()
     if report.complete:
         ed.status = "sent"
@@ -165,9 +190,10 @@ def check_llm(cfg: Config) -> None:
 
 def _run_profile(
     store: Store, cfg: Config, profile: Profile, day: date, papers: list[Paper], wanted: tuple[str, ...],
-    info: dict, llm, progress: Progress | None,
+    info: dict, llm, progress: Progress | None, cadence: str = "daily", budget=None,
 ) -> bool:
-    """The stages after fetch for one profile; False when a stop request ended it early."""
+    """The stages after fetch for one edition of a profile (its daily one, or its weekly one dated
+    `day`); False when a stop request ended it early."""
     notice = ""
     ed: Edition | None = None
     for stage in wanted[1:]:
@@ -178,14 +204,14 @@ def _run_profile(
             return False
         try:
             if stage == "select":
-                ed = stage_select(store, cfg, profile, day, papers, llm=llm, progress=progress)
+                ed = stage_select(store, cfg, profile, day, papers, llm=llm, progress=progress, cadence=cadence)
                 info.update(papers=len(ed.entries), status=ed.status)
                 if ed.status == "empty":
-                    emit(progress, "select", f"{profile.name}: nothing new for {day}; no edition is made and "
-                         "nothing is mailed", profile=profile.name)
+                    emit(progress, "select", f"{who(profile, cadence)}: nothing new for {day}; no edition is made "
+                         "and nothing is mailed", profile=profile.name)
                     return True
             elif stage == "analyze":
-                ed = stage_analyze(store, cfg, ed, llm=llm, progress=progress, notice=notice)
+                ed = stage_analyze(store, cfg, ed, llm=llm, progress=progress, notice=notice, budget=budget)
             elif stage == "render":
                 ed = stage_render(store, cfg, ed, progress)
             else:
@@ -199,10 +225,10 @@ def _run_profile(
                  profile=profile.name)
             llm = None
             if stage == "select":
-                ed = stage_select(store, cfg, profile, day, papers, llm=None, progress=progress)
+                ed = stage_select(store, cfg, profile, day, papers, llm=None, progress=progress, cadence=cadence)
                 info.update(papers=len(ed.entries), status=ed.status)
             elif stage == "analyze" and ed is not None:
-                ed = stage_analyze(store, cfg, ed, llm=None, progress=progress, notice=notice)
+                ed = stage_analyze(store, cfg, ed, llm=None, progress=progress, notice=notice, budget=budget)
         if ed is not None:
             info["status"] = ed.status
     return True
@@ -225,6 +251,7 @@ def run_day(
     is recorded as stopped, and the next run goes on from there. A profile that fails is recorded
     with its error and the others go on; the report's status is then "failed" (exit 1). Failures
     that concern every profile (arXiv down, a bad LLM key, the cost ceiling) stop the run."""
+    from .analyze import DayBudget
     from .llm import make_llm
 
     report = DayReport(day=day)
@@ -240,10 +267,11 @@ def run_day(
         report.fetched = len(papers)
         if "select" in wanted:
             llm = make_llm(cfg, store, run_id)
-        for profile in chosen:
-            info = report.editions[profile.name] = {"papers": 0, "status": "pending"}
+        budget = DayBudget(cfg.llm.fulltext_per_day, cfg.llm.abstract_per_day)
+        for profile, cadence, on, key in editions_of_day(cfg, chosen, day):
+            info = report.editions[key] = {"papers": 0, "status": "pending"}
             try:
-                if not _run_profile(store, cfg, profile, day, papers, wanted, info, llm, progress):
+                if not _run_profile(store, cfg, profile, on, papers, wanted, info, llm, progress, cadence, budget):
                     report.status, stage = "stopped", info["stage"]
                     break
             except (CostCeilingReached, LLMFatalError, StopRequested):
@@ -275,6 +303,19 @@ def run_day(
         raise
 
 
+def editions_of_day(cfg: Config, profiles: list[Profile], day: date) -> list[tuple[Profile, str, date, str]]:
+    """(profile, cadence, edition date, report key) of every edition a run on `day` makes: each
+    profile's daily one, and its weekly one (dated on the week's weekly_day) when it has weekly readers."""
+    weekly = {p for s in picks.all_readers(cfg) if s.frequency == "weekly" for p in s.profiles}
+    week = picks.week_of(day, cfg.schedule.weekly_day)
+    out = []
+    for profile in profiles:
+        out.append((profile, "daily", day, profile.name))
+        if profile.name in weekly:
+            out.append((profile, "weekly", week, f"{profile.name} (weekly {week.isoformat()})"))
+    return out
+
+
 def _profile_failed(profile: Profile, info: dict, e: BaseException, progress: Progress | None) -> None:
     info["error"] = clip(str(e), 300) or type(e).__name__
     emit(progress, info.get("stage", "select"), f"{profile.name}: failed at {info.get('stage')}: {info['error']}; "
@@ -288,11 +329,11 @@ def send_day(store: Store, cfg: Config, day: date, progress: Progress | None = N
     run_id = store.start_run("send", day)
     out: dict[str, dict[str, int]] = {}
     try:
-        for profile in cfg.profiles:
-            ed = store.get_edition(day, profile.name)
+        for profile, cadence, on, key in editions_of_day(cfg, cfg.profiles, day):
+            ed = store.get_edition(on, profile.name, cadence=cadence)
             if ed is None or ed.status not in ("rendered", "sent"):
                 continue
-            out[profile.name] = stage_deliver(store, cfg, ed, progress)
+            out[key] = stage_deliver(store, cfg, ed, progress)
         if not out:
             raise RunError(f"no rendered edition for {day}; run `newsletter run --date {day}` first")
         store.update_run(run_id, stage="deliver", status="ok", finished=now_iso(), counts=out)
@@ -304,9 +345,10 @@ def send_day(store: Store, cfg: Config, day: date, progress: Progress | None = N
 
 
 def day_done(store: Store, cfg: Config, day: date) -> bool:
-    """Every profile's edition of the day is sent (or there was nothing to send): catch-up needs no run."""
-    for profile in cfg.profiles:
-        ed = store.get_edition(day, profile.name, with_papers=False)
+    """Every edition a run on `day` makes (daily, and the week's weekly one) is sent, or there was
+    nothing to send: catch-up needs no run."""
+    for profile, cadence, on, _ in editions_of_day(cfg, cfg.profiles, day):
+        ed = store.get_edition(on, profile.name, with_papers=False, cadence=cadence)
         if ed is None or ed.status not in ("sent", "empty"):
             return False
     return not store.day_unsent(day)

@@ -20,7 +20,7 @@ PKG = ROOT / "newsletter"
 STAGES = {"fetch", "select", "analyze", "render", "deliver"}
 BASE = {"errors", "models", "config", "roster", "assembly", "store", "progress", "stop", "keywords", "placeholders", "cron",
         "llm", "subscribers", "templating", "starter", "wording", "embeddings", "mime", "__init__"}
-SHELLS = {"pipeline", "ops", "web", "cli"}
+SHELLS = {"pipeline", "picks", "ops", "web", "cli"}
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
 

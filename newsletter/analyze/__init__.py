@@ -2,9 +2,10 @@
 and the executive summary (full text → abstract → extractive; each paper analysed once per language).
 """
 
+from .budget import DayBudget
 from .extractive import extractive_analysis, extractive_summary, key_findings, short_name, split_sentences
 from .ladder import analyze_papers
 from .summary import summarize
 
-__all__ = ["analyze_papers", "extractive_analysis", "extractive_summary", "key_findings", "short_name", "split_sentences",
-           "summarize"]
+__all__ = ["DayBudget", "analyze_papers", "extractive_analysis", "extractive_summary", "key_findings", "short_name",
+           "split_sentences", "summarize"]

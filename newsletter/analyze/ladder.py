@@ -22,6 +22,7 @@ from ..progress import Progress, emit
 from ..store import Store
 from ..templating import override_dir
 from . import fulltext as ft
+from .budget import ROUTES
 from .extractive import extractive_analysis, key_findings
 from .validate import ABSTRACT_POINTS, FULLTEXT_SECTIONS, check_answer
 
@@ -53,9 +54,12 @@ async def ask(llm, messages, language: str, kind: str, headings: list[str] | Non
 
 
 async def _analyze_one(llm, cfg: Config, language: str, paper: Paper, pdf_sem: asyncio.Semaphore,
-                       keywords: list[str]) -> Analysis:
-    """Full text, else the abstract, else extractive: the first answer that passes validation."""
+                       keywords: list[str], route: str = "fulltext") -> Analysis:
+    """Full text, else the abstract, else extractive: the first answer that passes validation,
+    starting from `route` (the day's budget may leave a paper only the abstract)."""
     checks: dict = {"llm": True}
+    if route != "fulltext":
+        checks["capped"] = "fulltext_per_day"
     findings = key_findings(paper)
 
     async def fulltext_messages():
@@ -71,7 +75,7 @@ async def _analyze_one(llm, cfg: Config, language: str, paper: Paper, pdf_sem: a
         ("fulltext", fulltext_messages, FULLTEXT_SECTIONS[language]),
         ("abstract", abstract_messages, ABSTRACT_POINTS[language]),
     )
-    for kind, messages, headings in ladder:
+    for kind, messages, headings in ladder[ROUTES.index(route):]:
         try:
             res, ans = await ask(llm, await messages(), language, kind, headings)
             checks[kind] = res.checks
@@ -95,27 +99,36 @@ async def _analyze_one(llm, cfg: Config, language: str, paper: Paper, pdf_sem: a
 
 def analyze_papers(
     store: Store, cfg: Config, language: str, papers: list[Paper], llm=None,
-    progress: Progress | None = None,
+    progress: Progress | None = None, routes: dict[str, str] | None = None,
 ) -> dict[str, Analysis]:
-    """An analysis for every paper (stored ones reused); never raises for one paper's failure."""
+    """An analysis for every paper (stored ones reused); never raises for one paper's failure.
+
+    `routes` (see budget.py): the best rung each paper may use; a paper routed "extractive" gets
+    no LLM call, and its analysis says it was past the day's cap."""
+    routes = routes or {}
     keywords = _profile_keywords(cfg, language)
     out: dict[str, Analysis] = {}
     todo: list[Paper] = []
     for p in papers:
         a = store.get_analysis(p.id, language)
         stale = a is None or a.version != p.version
-        upgrade = a is not None and llm is not None and a.kind == "extractive" and not a.checks.get("llm")
+        upgrade = (a is not None and llm is not None and a.kind == "extractive" and not a.checks.get("llm")
+                   and routes.get(p.id) != "extractive")
         if stale or upgrade:
             todo.append(p)
         else:
             out[p.id] = a
     if not todo:
         return out
-    if llm is None:
-        for p in todo:
-            a = extractive_analysis(p, language, keywords)
-            store.put_analysis(a)
-            out[p.id] = a
+    capped = [p for p in todo if llm is not None and routes.get(p.id) == "extractive"]
+    for p in todo if llm is None else capped:
+        a = extractive_analysis(p, language, keywords)
+        if p in capped:
+            a.checks = {**a.checks, "capped": "abstract_per_day"}
+        store.put_analysis(a)
+        out[p.id] = a
+    todo = [p for p in todo if llm is not None and p not in capped]
+    if not todo:
         return out
 
     async def main() -> None:
@@ -124,7 +137,7 @@ def analyze_papers(
 
         async def one(p: Paper) -> None:
             nonlocal done
-            a = await _analyze_one(llm, cfg, language, p, pdf_sem, keywords)
+            a = await _analyze_one(llm, cfg, language, p, pdf_sem, keywords, routes.get(p.id, "fulltext"))
             store.put_analysis(a)  # kept as soon as made: a stopped run resumes from here
             out[p.id] = a
             done += 1

@@ -79,7 +79,10 @@ def run(
         store.check_writable()
         with ProgressView() as view:
             report = run_day(store, cfg, day, until=until, profiles=profile, progress=view)
-    _print_day(cfg, report, until, config, demo)
+        from ..ops.status import reader_lines
+
+        readers = reader_lines(store, cfg, day) if until != "fetch" else []
+    _print_day(cfg, report, until, config, demo, readers)
     if report.status == "failed":
         raise typer.Exit(1)
 
@@ -107,7 +110,7 @@ def _check_profiles(cfg, names: list[str] | None) -> None:
         cfg.profile(name)
 
 
-def _print_day(cfg, report, until: str, config, demo: bool) -> None:
+def _print_day(cfg, report, until: str, config, demo: bool, readers: list[str]) -> None:
     sent_now, recipients = 0, 0
     for name, info in report.editions.items():
         d = dict(info.get("deliveries") or {})
@@ -124,6 +127,8 @@ def _print_day(cfg, report, until: str, config, demo: bool) -> None:
         typer.echo(line)
     if report.cost:
         typer.echo(f"LLM cost this run: ${report.cost:.4f}")
+    for line in readers:
+        typer.echo(line)
     if until != "deliver" or not report.editions:
         return
     delivered = [i for i in report.editions.values() if i.get("deliveries") is not None and "deliveries" in i]

@@ -117,3 +117,24 @@ def history_lines(store: Store, query: str = "", profile: str | None = None, lim
             mark = "*" if p["id"] in e["matches"] else " "
             out.append(f"  {mark}{p['rank']:>2}. {p['id']}v{p['version']}  {p['title']}")
     return out
+
+
+def reader_lines(store: Store, cfg: Config, day, limit: int = 10) -> list[str]:
+    """One line per reader of the day's editions saying what they got (the first `limit` readers),
+    then one line for the rest: how personal the issues were."""
+    from ..picks import editions_on
+
+    out: list[str] = []
+    shown = 0
+    for ed in editions_on(store, cfg, day):
+        chosen = store.get_picks(ed.id)
+        titles = {p.id: p.title for p in store.get_papers(sorted({i for ids in chosen.values() for i in ids}))}
+        for email, ids in sorted(chosen.items()):
+            if shown < limit:
+                names = "; ".join(clip(titles.get(i, i), 48) for i in ids[:3]) + (" …" if len(ids) > 3 else "")
+                out.append(f"  {email} ({ed.profile}{'' if ed.cadence == 'daily' else ', weekly'}): "
+                           f"{plural(len(ids), 'paper')}: {names}")
+            shown += 1
+    if shown > limit:
+        out.append(f"  … and {plural(shown - limit, 'more reader')}")
+    return out
