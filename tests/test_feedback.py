@@ -7,7 +7,10 @@ from __future__ import annotations
 import base64
 import http.client
 import logging
+import os
 import re
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -23,6 +26,7 @@ from newsletter.models import Edition, Paper
 from newsletter.ops.logs import mask_email
 from newsletter.store import Store
 from newsletter.web.public import WebServer
+from tests.conftest import ROOT
 
 SECRET = "unsubscribe-secret-for-tests"
 ROBOTS = """[[profiles]]
@@ -283,3 +287,17 @@ def test_mask_email_keeps_only_the_first_character_and_the_domain():
     assert mask_email("ada@example.org") == "a***@example.org"
     assert mask_email("a@x.org") == "a***@x.org"
     assert mask_email("not an address") == "***" and mask_email("@x.org") == "***"
+
+
+def test_serve_says_at_start_that_it_answers_feedback(project, monkeypatch):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NEWSLETTER_UNSUBSCRIBE_SECRET": SECRET}
+    cmd = [sys.executable, "-m", "newsletter.cli", "serve", "--config", str(project.config), "--port", "0"]
+    proc = subprocess.Popen(cmd, cwd=project.dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("serving http://127.0.0.1:") and "/feedback/<token>" in line, line
+        port = int(re.search(r":(\d+)/", line).group(1))
+        assert request("GET", f"http://127.0.0.1:{port}/feedback/garbage")[0] == 400
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
