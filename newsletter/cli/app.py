@@ -283,15 +283,15 @@ def serve_cmd(
     port: Annotated[int | None, typer.Option("--port", metavar="PORT",
                                              help="port on 127.0.0.1 (default: [web] port)")] = None,
 ) -> None:
-    """The site behind [web] public_url: archive pages and one-click unsubscribe (127.0.0.1 only)."""
+    """The site behind [web] public_url: archive pages, one-click unsubscribe and feedback (127.0.0.1 only)."""
     from ..ops.logs import say
-    from ..web.public import serve
+    from ..web.public import ROUTES, serve
 
     with opened(config) as (cfg, store):
         if not cfg.web.public_url:
             say("note: [web] public_url is empty, so sent mail carries no https unsubscribe link")
         try:
-            serve(store, cfg, port, ready=lambda url: typer.echo(f"serving {url}  (Ctrl-C to stop)"))
+            serve(store, cfg, port, ready=lambda url: typer.echo(f"serving {url}  ({ROUTES}; Ctrl-C to stop)"))
         except OSError as e:
             raise UsageError(f"--port: cannot listen on 127.0.0.1 ({e.strerror}); pick another with --port") from None
 

@@ -3,6 +3,7 @@
 The mask reads the values of the secret environment variables (LLM key, SMTP password,
 unsubscribe secret, and any registered later) at the moment a record is written, and replaces
 them with '***' in the message, its arguments and any traceback, for every handler we install.
+Readers' addresses are not secrets but are kept out of the story: `mask_email` before logging one.
 """
 
 from __future__ import annotations
@@ -41,6 +42,13 @@ def mask(text: str, secrets: list[str] | None = None) -> str:
     for s in secret_values() if secrets is None else secrets:
         text = text.replace(s, "***")
     return text
+
+
+def mask_email(address: str) -> str:
+    """An address as a log line or a page anyone with a link may see shows it: the mailbox's first
+    character and the domain, "a***@example.org" (never enough to write to, or to find, the reader)."""
+    local, at, domain = address.rpartition("@")
+    return f"{local[:1]}***@{domain}" if at and local else "***"
 
 
 class SecretFilter(logging.Filter):

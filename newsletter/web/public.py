@@ -1,9 +1,11 @@
-"""`newsletter serve`: the web server behind `[web] public_url` (archive + one-click unsubscribe).
+"""`newsletter serve`: the web server behind `[web] public_url` (archive, one-click unsubscribe and feedback).
 
     /                                 the public archive index
     /archive/<date>/<profile>.html    one edition's complete report
     /unsubscribe?token=…              GET: a confirmation page with a button;
                                       POST (RFC 8058 one-click, or the button): suppress at once
+    /feedback/<token>                 "more / less like this" on one paper (feedback.py): GET
+                                      confirms, POST records the vote
 
 It binds 127.0.0.1 only; put it behind the reverse proxy that answers for public_url (TLS
 there). Tokens are HMACs of (list, address) with the secret from `[web] unsubscribe_secret_env`:
@@ -22,23 +24,17 @@ from urllib.parse import parse_qs
 
 from ..config import Config
 from ..deliver.tokens import GENERATE_SECRET, TokenError, secret_from_env, secret_problem, unverified_list, verify_token
-from ..errors import ConfigError
 from ..render.archive import archive_for_path, index_page
 from ..store import Store
+from .feedback import PREFIX as FEEDBACK_PREFIX
+from .feedback import Readers, feedback_response
+from .pages import list_language, list_profile, page
 from .server import LocalServer
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 16_384
-
-_PAGE = """<!doctype html>
-<html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex"><title>{title}</title>
-<style>body{{font-family:-apple-system,"Segoe UI",Roboto,"PingFang SC","Microsoft YaHei",sans-serif;
-max-width:36em;margin:3em auto;padding:0 1em;color:#222;line-height:1.5}}
-button{{font-size:1em;padding:.5em 1.2em;border-radius:4px;border:1px solid #555;background:#fff;cursor:pointer}}
-</style></head><body><h1>{title}</h1>{body}</body></html>
-"""
+ROUTES = "archive /, one-click /unsubscribe?token=…, feedback /feedback/<token>"  # what `serve` says it answers
 
 # The unsubscribe pages in the list's language; {list} is the profile's title in quotes, or a
 # generic phrase when the token names a list this config no longer has.
@@ -75,18 +71,11 @@ PAGES: dict[str, dict[str, str]] = {
 }
 
 
-def _page(title: str, body: str, lang: str = "en") -> str:
-    return _PAGE.format(title=escape(title), body=body, lang=lang)
-
-
 def list_words(cfg: Config, list_name: str | None) -> tuple[str, dict[str, str], str]:
     """(language, its strings, how the page names the list): the profile's language and human
     title; English and a generic phrase for a list this config does not know (never the internal name)."""
-    try:
-        profile = cfg.profile(list_name) if list_name else None
-    except ConfigError:
-        profile = None
-    lang = profile.language if profile is not None and profile.language in PAGES else "en"
+    profile = list_profile(cfg, list_name)
+    lang = list_language(profile)
     words = PAGES[lang]
     named = words["quoted"].format(title=profile.title) if profile is not None else words["generic"]
     return lang, words, named
@@ -102,12 +91,12 @@ def unsubscribe_action(store: Store, cfg: Config, method: str, token: str) -> tu
     secret = secret_from_env(cfg)
     if secret is None:
         lang, w, _ = list_words(cfg, unverified_list(token))
-        return "503 Service Unavailable", _page(w["unavailable_title"], w["unavailable"], lang)
+        return "503 Service Unavailable", page(w["unavailable_title"], w["unavailable"], lang)
     try:
         email, list_name = verify_token(secret, token)
     except TokenError:
         lang, w, _ = list_words(cfg, unverified_list(token))
-        return "400 Bad Request", _page(w["invalid_title"], w["invalid"], lang)
+        return "400 Bad Request", page(w["invalid_title"], w["invalid"], lang)
     lang, w, named = list_words(cfg, list_name)
     fill = {"email": escape(email), "list": escape(named)}
     if method == "POST":
@@ -115,9 +104,9 @@ def unsubscribe_action(store: Store, cfg: Config, method: str, token: str) -> tu
             if email not in store.suppressed(list_name):
                 store.suppress(email, "unsubscribed", "one-click", list_name=list_name)
                 log.info("unsubscribed one address from list %s", list_name)
-        return "200 OK", _page(w["done_title"], w["done"].format(**fill), lang)
+        return "200 OK", page(w["done_title"], w["done"].format(**fill), lang)
     action = f"/unsubscribe?token={escape(token, quote=True)}"
-    return "200 OK", _page(
+    return "200 OK", page(
         w["confirm_title"].format(list=named),
         w["confirm"].format(**fill)
         + f'<form method="post" action="{action}">'
@@ -127,48 +116,58 @@ def unsubscribe_action(store: Store, cfg: Config, method: str, token: str) -> tu
     )
 
 
+def _unsubscribe_request(store: Store, cfg: Config, environ: dict, method: str) -> tuple[str, str, list]:
+    """/unsubscribe: the token from the query (RFC 8058 one-click) or the button's form."""
+    if method not in ("GET", "POST"):
+        return "405 Method Not Allowed", page("Not allowed", "<p>Use GET or POST.</p>"), [("Allow", "GET, POST")]
+    query = parse_qs(environ.get("QUERY_STRING", ""))
+    token = (query.get("token") or [""])[0]
+    if method == "POST":
+        try:
+            length = min(int(environ.get("CONTENT_LENGTH") or 0), MAX_BODY)
+        except ValueError:
+            length = 0
+        form = parse_qs(environ["wsgi.input"].read(length).decode("utf-8", "replace"))
+        token = token or (form.get("token") or [""])[0]
+    return (*unsubscribe_action(store, cfg, method, token), [])
+
+
 def make_app(store: Store, cfg: Config) -> Callable:
     """The public site as a WSGI app."""
+    readers = Readers(cfg)
 
     def app(environ, start_response):
         path = environ.get("PATH_INFO") or "/"
         method = environ.get("REQUEST_METHOD", "GET").upper()
-        status, ctype, body = "200 OK", "text/html; charset=utf-8", ""
+        status, body, extra = "200 OK", "", []
         form_action = "'none'"
         try:
             if path == "/unsubscribe":
-                if method not in ("GET", "POST"):
-                    status, body = "405 Method Not Allowed", _page("Not allowed", "<p>Use GET or POST.</p>")
-                else:
-                    query = parse_qs(environ.get("QUERY_STRING", ""))
-                    token = (query.get("token") or [""])[0]
-                    if method == "POST":
-                        try:
-                            length = min(int(environ.get("CONTENT_LENGTH") or 0), MAX_BODY)
-                        except ValueError:
-                            length = 0
-                        form = parse_qs(environ["wsgi.input"].read(length).decode("utf-8", "replace"))
-                        token = token or (form.get("token") or [""])[0]
-                    status, body = unsubscribe_action(store, cfg, method, token)
-                    form_action = "'self'"
+                status, body, extra = _unsubscribe_request(store, cfg, environ, method)
+                form_action = "'self'"
+            elif path.startswith(FEEDBACK_PREFIX):
+                status, body, extra = feedback_response(store, cfg, readers, environ)
+                form_action = "'self'"
             elif method not in ("GET", "HEAD"):
-                status, body = "405 Method Not Allowed", _page("Not allowed", "<p>Only GET here.</p>")
+                status, body = "405 Method Not Allowed", page("Not allowed", "<p>Only GET here.</p>")
+                extra = [("Allow", "GET, HEAD")]
             elif path == "/":
                 body = index_page([r for r in store.list_editions() if r["status"] in ("rendered", "sent")], cfg=cfg)
-            elif path.startswith("/archive/") and (page := archive_for_path(store, cfg, path)) is not None:
-                body = page
+            elif path.startswith("/archive/") and (archived := archive_for_path(store, cfg, path)) is not None:
+                body = archived
             else:
                 raise LookupError
         except (LookupError, ValueError):
-            status, body = "404 Not Found", _page("Not found", "<p>There is no such page.</p>")
+            status, body = "404 Not Found", page("Not found", "<p>There is no such page.</p>")
         data = body.encode("utf-8")
         start_response(status, [
-            ("Content-Type", ctype), ("Content-Length", str(len(data))),
+            ("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(data))),
             ("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff"),
             ("Referrer-Policy", "no-referrer"),
             ("Content-Security-Policy",
              f"default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; "
              f"frame-ancestors 'none'; form-action {form_action}"),
+            *extra,
         ])
         return [data] if method != "HEAD" else [b""]
 
