@@ -19,7 +19,8 @@ from tests.conftest import ROOT
 PKG = ROOT / "newsletter"
 STAGES = {"fetch", "select", "analyze", "render", "deliver"}
 BASE = {"errors", "models", "config", "roster", "assembly", "store", "progress", "stop", "keywords", "placeholders", "cron",
-        "llm", "subscribers", "subscriber_files", "preferences", "templating", "starter", "wording", "embeddings", "mime", "__init__"}
+        "llm", "subscribers", "subscriber_files", "preferences", "templating", "starter", "wording", "embeddings", "mime",
+        "__init__"}
 SHELLS = {"pipeline", "ops", "web", "cli"}
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60

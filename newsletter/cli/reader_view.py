@@ -29,8 +29,8 @@ def _where(path: str) -> str:
 
 
 def _when(iso: str) -> str:
-    """'2026-02-09T10:03:00+00:00' -> '2026-02-09 10:03 UTC' (the store keeps UTC)."""
-    return f"{iso[:10]} {iso[11:16]} UTC" if len(iso) >= 16 else iso
+    """'2026-02-09T10:03:00+00:00' -> '2026-02-09 10:03' (UTC, as the store keeps it)."""
+    return f"{iso[:10]} {iso[11:16]}" if len(iso) >= 16 else iso
 
 
 def _none(text: str) -> Text:
@@ -59,7 +59,7 @@ def _entry(r: ReaderReport) -> Table:
 
 def _votes(r: ReaderReport) -> Table:
     t = Table(box=None, padding=(0, 2, 0, 0), show_edge=False, header_style="bold")
-    for name in ("when", "vote", "paper", "list", "title"):
+    for name in ("when (UTC)", "vote", "paper", "list", "title"):
         t.add_column(name, no_wrap=name != "title")
     for v in r.votes:
         words, style = VOTES[1 if v["vote"] > 0 else -1]
