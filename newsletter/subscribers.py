@@ -25,6 +25,7 @@ from .subscriber_files import SubscriberError, SubscriberFiles, target_file
 __all__ = ["EditResult", "SubscriberError", "add_subscriber", "import_csv", "list_subscribers", "remove_subscriber",
            "resubscribe", "suppression_text", "unsubscribe"]
 
+
 @dataclass
 class EditResult:
     added: list[str] = field(default_factory=list)

@@ -11,7 +11,8 @@ from ..wording import plural
 from .common import ConfigOpt, get_config, opened
 
 subscribers_app = typer.Typer(
-    no_args_is_help=True, rich_markup_mode=None, help="Edit subscribers/*.toml (comments kept) and suppressions."
+    no_args_is_help=True, rich_markup_mode=None,
+    help="Edit subscribers/*.toml (comments kept), readers' preferences and suppressions; show a reader.",
 )
 ProfilesOpt = Annotated[list[str] | None, typer.Option("--profile", "-p", metavar="NAME",
                                                        help="profile to receive (repeatable)")]
