@@ -247,6 +247,14 @@ def test_show_prints_preferences_votes_issues_and_suppressions(project, cli):
     assert "max papers  3" in out  # the shipped team.toml gives Ada 3
 
 
+def test_show_demo_reads_the_demo_store(project, cli):
+    seed_reader_history(project.dir / "var" / "demo.db")
+    r = cli("subscribers", "show", "ada@example.org")
+    assert r.code == 0 and "Feedback: none yet" in r.out, r.out + r.err
+    r = cli("subscribers", "show", "ada@example.org", "--demo")
+    assert r.code == 0 and "Feedback: 2 votes" in r.out and "Last issues (1, newest first)" in r.out, r.out + r.err
+
+
 def test_show_on_an_empty_store(project, cli):
     assert not project.db.exists()
     r = cli("subscribers", "show", "alan@example.org")

@@ -79,12 +79,18 @@ def subscribers_set(
 
 
 @subscribers_app.command("show")
-def subscribers_show(email: EmailArg, config: ConfigOpt = None) -> None:
+def subscribers_show(
+    email: EmailArg,
+    demo: Annotated[bool, typer.Option("--demo", help="votes and issues from the demo's own store")] = False,
+    config: ConfigOpt = None,
+) -> None:
     """One reader: lists, language, preferences, suppressions, feedback votes and last issues."""
+    from ..config import demo_config
     from ..preferences import reader_report
     from .reader_view import draw_reader
 
-    with opened(config) as (cfg, store):
+    cfg = demo_config(get_config(config), base_url="") if demo else None
+    with opened(config, cfg=cfg) as (cfg, store):
         report = reader_report(cfg, store, email)
     draw_reader(report)
 
