@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
@@ -40,15 +42,20 @@ def normalize_email(address: str) -> str:
         raise ValueError(str(e)) from None
 
 
-def load_subscribers(cfg: Config) -> list[Subscriber]:
-    """All subscriber files, validated together: bad or duplicate addresses and unknown profiles fail."""
+def load_subscribers(cfg: Config, pending: dict[Path, str] | None = None) -> list[Subscriber]:
+    """All subscriber files, validated together: bad or duplicate addresses and unknown profiles fail.
+
+    `pending` maps files to texts not written yet (an edit checked before it is saved): they are
+    read instead of the disk, and a new file among them counts as if it were there.
+    """
     folder = cfg.resolve(cfg.subscribers_dir)
     if not folder.is_dir():
         raise ConfigError(f"{folder}: subscribers folder not found; create it or set subscribers_dir in {cfg.source}")
+    pending = pending or {}
     seen: dict[str, str] = {}
     out: list[Subscriber] = []
-    for f in sorted(folder.glob("*.toml")):
-        for n, raw in enumerate(_entries(f), start=1):
+    for f in sorted(set(folder.glob("*.toml")) | set(pending)):
+        for n, raw in enumerate(_entries(f, pending.get(f)), start=1):
             where = f"{f}: [[subscriber]] #{n}"
             s = subscriber_entry(cfg, raw, where)
             key = s.email.lower()
@@ -60,9 +67,9 @@ def load_subscribers(cfg: Config) -> list[Subscriber]:
     return out
 
 
-def _entries(f: Path) -> list:
+def _entries(f: Path, text: str | None = None) -> list:
     try:
-        data = tomllib.loads(f.read_text(encoding="utf-8"))
+        data = tomllib.loads(f.read_text(encoding="utf-8") if text is None else text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{f}: not valid TOML ({e}); fix the syntax at that line") from None
     except (OSError, UnicodeDecodeError) as e:
@@ -76,18 +83,36 @@ def _entries(f: Path) -> list:
     return entries
 
 
+def _problem(err: dict) -> tuple[str, str]:
+    """(key, what is wrong) for one pydantic error, in the words a subscriber file's author needs."""
+    key = ".".join(str(x) for x in err["loc"]) or "entry"
+    msg = err["msg"]
+    if err["type"] == "missing":
+        msg = "required key is missing"
+    elif err["type"] == "extra_forbidden":
+        msg = f"unknown key (allowed: {', '.join(SUBSCRIBER_KEYS)})"
+    elif err["type"] == "list_type" and isinstance(err.get("input"), str):
+        items = [x.strip() for x in re.split(r"[,;]", err["input"]) if x.strip()] or ["..."]
+        msg = f"must be a list, not a string: write {key} = [{', '.join(json.dumps(x, ensure_ascii=False) for x in items)}]"
+    return key, msg
+
+
+def preference_problem(key: str, value: object) -> tuple[str, str] | None:
+    """Why one value of a [[subscriber]] key would be refused: (key path, e.g. 'authors.0', and what
+    is wrong), or None when it would be accepted. The checks are the file's own."""
+    try:
+        _SubscriberIn.model_validate({"email": "reader@example.org", "profiles": ["any"], key: value})
+    except ValidationError as e:
+        return _problem(e.errors()[0])
+    return None
+
+
 def subscriber_entry(cfg: Config, raw: object, where: str) -> Subscriber:
     """One [[subscriber]] table checked against the config; ConfigError (one line, `where` first) if wrong."""
     try:
         s = _SubscriberIn.model_validate(raw)
     except ValidationError as e:
-        err = e.errors()[0]
-        key = ".".join(str(x) for x in err["loc"]) or "entry"
-        msg = err["msg"]
-        if err["type"] == "missing":
-            msg = "required key is missing"
-        elif err["type"] == "extra_forbidden":
-            msg = f"unknown key (allowed: {', '.join(SUBSCRIBER_KEYS)})"
+        key, msg = _problem(e.errors()[0])
         raise ConfigError(f"{where}: {key}: {msg}") from None
     try:
         email = normalize_email(s.email)

@@ -11,31 +11,19 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import tomlkit
-from tomlkit.items import AoT, Table
+from typing import Any
 
 from .config import Config
-from .errors import ConfigError, UsageError
 from .models import Subscriber
 from .roster import load_subscribers, normalize_email
 from .store import Store
+from .subscriber_files import SubscriberError, SubscriberFiles, target_file
 
-DEFAULT_FILE = "subscribers.toml"
-_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_HEADER = (
-    "# Subscribers of this list. One [[subscriber]] per person: email, name, profiles.\n"
-    "# Edit by hand or with `newsletter subscribers add|remove|import`.\n"
-)
-
-
-class SubscriberError(UsageError):
-    """A request that cannot be applied at all (bad file name, unknown profile...); one line."""
+__all__ = ["EditResult", "SubscriberError", "add_subscriber", "import_csv", "list_subscribers", "remove_subscriber",
+           "resubscribe", "suppression_text", "unsubscribe"]
 
 
 @dataclass
@@ -45,112 +33,6 @@ class EditResult:
     unchanged: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)  # one line each: where and why
     files: set[Path] = field(default_factory=set)
-
-
-def _folder(cfg: Config) -> Path:
-    folder = cfg.resolve(cfg.subscribers_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def _target(cfg: Config, file: str | None) -> Path:
-    folder = _folder(cfg)
-    if file:
-        name = file if file.endswith(".toml") else f"{file}.toml"
-        if not _FILE_NAME.match(name):
-            raise SubscriberError(f"--file {file!r}: use a plain file name such as team.toml")
-        return folder / name
-    existing = sorted(folder.glob("*.toml"))
-    return existing[0] if existing else folder / DEFAULT_FILE
-
-
-class _Files:
-    """The subscriber files parsed with tomlkit, changed in memory, written back atomically."""
-
-    def __init__(self, cfg: Config):
-        self.cfg = cfg
-        self.docs: dict[Path, tomlkit.TOMLDocument] = {}
-        self.dirty: set[Path] = set()
-        for f in sorted(_folder(cfg).glob("*.toml")):
-            self.docs[f] = self._parse(f)
-
-    @staticmethod
-    def _parse(f: Path) -> tomlkit.TOMLDocument:
-        try:
-            return tomlkit.parse(f.read_text(encoding="utf-8"))
-        except Exception as e:  # tomlkit raises its own ParseError subclasses
-            raise ConfigError(f"{f}: not valid TOML ({e}); fix it by hand first") from None
-
-    def doc(self, f: Path) -> tomlkit.TOMLDocument:
-        if f not in self.docs:
-            self.docs[f] = tomlkit.parse(_HEADER)
-        return self.docs[f]
-
-    @staticmethod
-    def entries(doc: tomlkit.TOMLDocument) -> AoT | list:
-        aot = doc.get("subscriber")
-        return aot if aot is not None else []
-
-    def find(self, email: str) -> tuple[Path, Table] | None:
-        key = email.lower()
-        for f, doc in self.docs.items():
-            for entry in self.entries(doc):
-                if str(entry.get("email", "")).lower() == key:
-                    return f, entry
-        return None
-
-    def add(self, f: Path, email: str, name: str, profiles: list[str]) -> None:
-        doc = self.doc(f)
-        t = tomlkit.table()
-        t["email"] = email
-        if name:
-            t["name"] = name
-        t["profiles"] = profiles
-        if doc.get("subscriber") is None:
-            aot = tomlkit.aot()
-            aot.append(t)
-            doc.append("subscriber", aot)
-        else:
-            aot = doc["subscriber"]
-            if len(aot) and not tomlkit.dumps(doc).endswith("\n\n"):
-                aot[-1].add(tomlkit.nl())  # a blank line between entries, as people write them
-            aot.append(t)
-        self.dirty.add(f)
-
-    def remove(self, email: str) -> list[Path]:
-        key, out = email.lower(), []
-        for f, doc in self.docs.items():
-            aot = doc.get("subscriber")
-            if aot is None:
-                continue
-            for i in reversed(range(len(aot))):
-                if str(aot[i].get("email", "")).lower() == key:
-                    del aot[i]
-                    out.append(f)
-                    self.dirty.add(f)
-        return out
-
-    def drop_profile(self, email: str, profile: str) -> list[Path]:
-        """Take one profile out of the address's entry; the entry goes when no profile is left."""
-        found = self.find(email)
-        if found is None:
-            return []
-        f, entry = found
-        have = entry.get("profiles")
-        if have is None or profile not in have:
-            return []
-        if len(have) == 1:
-            return self.remove(email)
-        del have[list(have).index(profile)]
-        self.dirty.add(f)
-        return [f]
-
-    def save(self) -> set[Path]:
-        for f in self.dirty:
-            tmp = f.with_name(f".{f.name}.{uuid.uuid4().hex}.tmp")
-            tmp.write_text(tomlkit.dumps(self.docs[f]), encoding="utf-8")
-            os.replace(tmp, f)
-        return set(self.dirty)
 
 
 def _profiles(cfg: Config, given: list[str] | None) -> list[str]:
@@ -165,10 +47,12 @@ def _profiles(cfg: Config, given: list[str] | None) -> list[str]:
     return list(dict.fromkeys(given))
 
 
-def _apply(files: _Files, target: Path, email: str, name: str, profiles: list[str], result: EditResult) -> None:
+def _apply(files: SubscriberFiles, target: Path, email: str, name: str, profiles: list[str], result: EditResult,
+           preferences: dict[str, Any] | None = None) -> None:
     found = files.find(email)
     if found is None:
-        files.add(target, email, name, profiles)
+        entry = files.add(target, email, name, profiles)
+        files.set_preferences(target, entry, {k: v for k, v in (preferences or {}).items() if v is not None})
         result.added.append(email)
         return
     f, entry = found
@@ -185,6 +69,8 @@ def _apply(files: _Files, target: Path, email: str, name: str, profiles: list[st
     if name and str(entry.get("name", "")) != name:
         entry["name"] = name
         changed = True
+    if files.set_preferences(f, entry, preferences or {}):
+        changed = True
     if changed:
         files.dirty.add(f)
         result.merged.append(email)
@@ -198,24 +84,30 @@ def _clean_name(name: str) -> str:
 
 def add_subscriber(
     cfg: Config, email: str, name: str = "", profiles: list[str] | None = None, file: str | None = None,
+    preferences: dict[str, Any] | None = None,
 ) -> EditResult:
-    """Add one address (or merge it into its existing entry); SubscriberError says why not."""
+    """Add one address (or merge it into its existing entry); SubscriberError says why not.
+
+    `preferences` ({key: value, None to clear}, see `preferences.preference_changes`) are set in
+    the same entry. The files are checked as a whole before anything is written.
+    """
     try:
         address = normalize_email(email.strip())
     except ValueError as e:
         raise SubscriberError(f"{email!r} is not a valid address: {e}") from None
     chosen = _profiles(cfg, profiles)
-    files = _Files(cfg)
+    files = SubscriberFiles(cfg)
     result = EditResult()
-    _apply(files, _target(cfg, file), address, _clean_name(name), chosen, result)
-    result.files = files.save()
-    load_subscribers(cfg)  # the files as a whole must still load
+    _apply(files, target_file(cfg, file), address, _clean_name(name), chosen, result, preferences)
+    result.files = files.save(check=True)
+    if not result.files:
+        load_subscribers(cfg)  # nothing changed, yet the files as a whole must still load
     return result
 
 
 def remove_subscriber(cfg: Config, email: str) -> list[Path]:
     """Delete the address from every file (case-insensitive); returns the files changed."""
-    files = _Files(cfg)
+    files = SubscriberFiles(cfg)
     changed = files.remove(email.strip())
     if not changed:
         raise SubscriberError(f"{email.strip()!r} is not in {cfg.resolve(cfg.subscribers_dir)}")
@@ -248,8 +140,8 @@ def import_csv(
         header = [c.strip().lower() for c in rows[0]]
         columns = {k: header.index(k) for k in ("email", "name", "profiles") if k in header}
         start = 1
-    files = _Files(cfg)
-    target = _target(cfg, file)
+    files = SubscriberFiles(cfg)
+    target = target_file(cfg, file)
     result = EditResult()
     for n, row in enumerate(rows[start:], start=start + 1):
         if not any(c.strip() for c in row):
@@ -278,9 +170,7 @@ def import_csv(
             result.refused.append(f"{where}: unknown profile {unknown[0]!r} (known: {', '.join(sorted(known))})")
             continue
         _apply(files, target, address, _clean_name(col("name")), chosen, result)
-    result.files = files.save()
-    if result.files:
-        load_subscribers(cfg)
+    result.files = files.save(check=True)
     return result
 
 
@@ -322,7 +212,7 @@ def unsubscribe(store: Store, cfg: Config, email: str, remove: bool = False, pro
     list_name = _one_profile(cfg, profile)
     store.suppress(address, "unsubscribed", "newsletter subscribers unsubscribe", list_name=list_name)
     if remove:
-        files = _Files(cfg)
+        files = SubscriberFiles(cfg)
         changed = files.drop_profile(address, list_name) if list_name else files.remove(address)
         if changed:
             files.save()

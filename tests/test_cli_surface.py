@@ -25,7 +25,7 @@ def test_config_before_or_after_the_command(project, cli, tmp_path):
 
 
 def test_help_shows_plain_metavars(cli):
-    for cmd in ("run", "send", "preview", "history", "subscribers add", "subscribers import"):
+    for cmd in ("run", "send", "preview", "history", "subscribers add", "subscribers import", "subscribers set"):
         r = cli(*cmd.split(), "--help")
         assert r.code == 0, cmd
         options = r.out.split("Options:", 1)[1]
@@ -55,3 +55,28 @@ def test_printed_preview_command_keeps_the_config(project, cli):
     r = cli("run", "--demo", "--config", str(cfg))
     assert r.code == 0, r.err
     assert f"preview --date 2026-02-09 --demo --config {cfg}" in r.out
+
+
+def test_every_command_is_in_the_readme_cli_reference():
+    """Each command and `subscribers` subcommand has a row (or a place in an a|b|c row) in the README."""
+    import typer
+
+    from newsletter.cli import app
+    from tests.conftest import ROOT
+
+    text = (ROOT / "README.md").read_text()
+    reference = text.split("## CLI reference", 1)[1].split("\n## ", 1)[0]
+    rows = [ln for ln in reference.splitlines() if ln.startswith("| `newsletter ")]
+    named = {tuple(re.split(r"\s+", ln.split("`")[1].replace("\\|", "|"))[1:3]) for ln in rows}
+    group = typer.main.get_command(app)
+    missing = []
+    for name, cmd in group.commands.items():
+        subs = getattr(cmd, "commands", None)
+        if subs is None:
+            if not any(n[0] == name for n in named):
+                missing.append(name)
+            continue
+        for sub in subs:
+            if not any(n[0] == name and len(n) > 1 and sub in n[1].split("|") for n in named):
+                missing.append(f"{name} {sub}")
+    assert not missing, f"not in the README's CLI reference: {missing}"

@@ -1,4 +1,4 @@
-"""`newsletter subscribers ...`: edit subscribers/*.toml (comments kept) and the suppression list."""
+"""`newsletter subscribers ...`: edit subscribers/*.toml (comments kept), readers' preferences, the suppression list."""
 
 from __future__ import annotations
 
@@ -11,27 +11,88 @@ from ..wording import plural
 from .common import ConfigOpt, get_config, opened
 
 subscribers_app = typer.Typer(
-    no_args_is_help=True, rich_markup_mode=None, help="Edit subscribers/*.toml (comments kept) and suppressions."
+    no_args_is_help=True, rich_markup_mode=None,
+    help="Edit subscribers/*.toml (comments kept), readers' preferences and suppressions; show a reader.",
 )
 ProfilesOpt = Annotated[list[str] | None, typer.Option("--profile", "-p", metavar="NAME",
                                                        help="profile to receive (repeatable)")]
 EmailArg = Annotated[str, typer.Argument(metavar="EMAIL", help="the subscriber's address")]
 FileOpt = Annotated[str | None, typer.Option("--file", "-f", metavar="FILE", help="file in subscribers/ for new entries")]
+# preferences: text in, checked by the library (so a bad value is one line naming the option); "" clears
+InterestsOpt = Annotated[str | None, typer.Option("--interests", metavar="TEXT",
+                                                  help="what the reader wants to read about, in plain words")]
+KeywordsOpt = Annotated[str | None, typer.Option("--keywords", metavar='"A, B"', help="keywords, separated by commas")]
+AuthorsOpt = Annotated[str | None, typer.Option("--authors", metavar='"A; B"', help="authors always included, "
+                                                "separated by semicolons")]
+FrequencyOpt = Annotated[str | None, typer.Option("--frequency", metavar="daily|weekly",
+                                                  help="weekly: one issue a week on [schedule] weekly_day")]
+MaxPapersOpt = Annotated[str | None, typer.Option("--max-papers", metavar="N",
+                                                  help="at most N papers per issue, 1-100 (default: the list's top_n)")]
+
+
+def _given(interests: str | None, keywords: str | None, authors: str | None, frequency: str | None,
+           max_papers: str | None) -> dict[str, str | None]:
+    return {"interests": interests, "keywords": keywords, "authors": authors, "frequency": frequency,
+            "max_papers": max_papers}
 
 
 @subscribers_app.command("add")
 def subscribers_add(
     email: EmailArg,
     name: Annotated[str, typer.Option("--name", "-n", metavar="NAME", help="shown in the greeting")] = "",
-    profile: ProfilesOpt = None, file: FileOpt = None, config: ConfigOpt = None,
+    profile: ProfilesOpt = None, file: FileOpt = None,
+    interests: InterestsOpt = None, keywords: KeywordsOpt = None, authors: AuthorsOpt = None,
+    frequency: FrequencyOpt = None, max_papers: MaxPapersOpt = None, config: ConfigOpt = None,
 ) -> None:
-    """Add an address (or merge profiles/name into its existing entry)."""
+    """Add an address (or merge profiles/name/preferences into its existing entry)."""
+    from ..preferences import preference_changes
     from ..subscribers import add_subscriber
 
     cfg = get_config(config)
-    r = add_subscriber(cfg, email, name, profile, file)
+    prefs = preference_changes(_given(interests, keywords, authors, frequency, max_papers))
+    r = add_subscriber(cfg, email, name, profile, file, preferences=prefs)
     verb = "added" if r.added else "updated" if r.merged else "already subscribed:"
     typer.echo(f"{verb} {(r.added or r.merged or r.unchanged)[0]}")
+
+
+@subscribers_app.command("set")
+def subscribers_set(
+    email: EmailArg,
+    interests: InterestsOpt = None, keywords: KeywordsOpt = None, authors: AuthorsOpt = None,
+    frequency: FrequencyOpt = None, max_papers: MaxPapersOpt = None,
+    clear: Annotated[list[str] | None, typer.Option("--clear", metavar="KEY", help="back to the default: interests, "
+                                                    "keywords, authors, frequency, max_papers or all (repeatable)")]
+    = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Set a reader's preferences in their entry (comments and the rest of the file kept); "" clears one."""
+    from ..preferences import preference_changes, set_preferences
+
+    cfg = get_config(config)
+    changes = preference_changes(_given(interests, keywords, authors, frequency, max_papers), clear)
+    r = set_preferences(cfg, email, changes)
+    if not r.changed:
+        typer.echo(f"unchanged: {r.subscriber.email} already has these preferences")
+        return
+    what = ", ".join(k if changes[k] is not None else f"{k} (cleared)" for k in r.changed)
+    typer.echo(f"updated {r.subscriber.email} in {r.file.name}: {what}")
+
+
+@subscribers_app.command("show")
+def subscribers_show(
+    email: EmailArg,
+    demo: Annotated[bool, typer.Option("--demo", help="votes and issues from the demo's own store")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """One reader: lists, language, preferences, suppressions, feedback votes and last issues."""
+    from ..config import demo_config
+    from ..preferences import reader_report
+    from .reader_view import draw_reader
+
+    cfg = demo_config(get_config(config), base_url="") if demo else None
+    with opened(config, cfg=cfg) as (cfg, store):
+        report = reader_report(cfg, store, email)
+    draw_reader(report)
 
 
 @subscribers_app.command("remove")
@@ -53,8 +114,12 @@ def subscribers_list(config: ConfigOpt = None) -> None:
         rows = list_subscribers(cfg, store)
         for s, why in rows:
             flag = f"  [suppressed: {why}]" if why else ""
-            typer.echo(f"{s.email}\t{s.name}\t{','.join(s.profiles)}\t{Path(s.source).name}{flag}")
-        typer.echo(f"{plural(len(rows), 'subscriber')}, {sum(1 for _, w in rows if w)} with a suppression", err=True)
+            mark = "*" if s.personal or s.max_papers is not None else ""
+            typer.echo(f"{s.email}\t{s.name}\t{','.join(s.profiles)}\t{s.frequency}{mark}\t{Path(s.source).name}{flag}")
+        weekly = sum(1 for s, _ in rows if s.frequency == "weekly")
+        own = sum(1 for s, _ in rows if s.personal or s.max_papers is not None)
+        typer.echo(f"{plural(len(rows), 'subscriber')}, {sum(1 for _, w in rows if w)} with a suppression, "
+                   f"{weekly} weekly, {own} with preferences (*: `subscribers show EMAIL`)", err=True)
 
 
 @subscribers_app.command("import")
