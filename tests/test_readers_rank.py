@@ -286,3 +286,20 @@ def test_thousands_of_readers_are_ranked_in_one_call(env, papers):
     for r in readers:
         mine = picks[r.email]
         assert len(mine) == r.max_papers and len(set(mine)) == len(mine) and set(mine) <= ids, r.email
+
+
+def test_keywords_are_matched_once_per_keyword_exactly_as_profile_keywords_are(papers):
+    from newsletter.config import Keywords
+    from newsletter.select.rank import KeywordMatcher
+
+    tricky = ["3D", "vision-language", "Vision Language", "LLM", "diffusion model", "point  cloud", "ViT", "Transformers",
+              "segmentation", "CT", "robot-learning", "quantization", "Gaussian splat", "ß", "NeRF"]
+    kw = Keywords(primary=[*PROFILE_KEYWORDS["primary"], "3D", *tricky[:7]], secondary=tricky[7:],
+                  exclude=["survey", "LiDAR"])
+    matcher = KeywordMatcher(papers)
+    scores, excluded = matcher.profile_scores(kw)
+    expected = [keyword_score(p, kw) for p in papers]
+    assert scores == [h.score for h in expected] and excluded == [bool(h.excluded) for h in expected]
+    assert any(excluded) and max(scores) > 0
+    assert matcher.row("point cloud") == matcher.row("Point  Cloud") == matcher.row("point  cloud")
+    assert matcher.row("  ") is None

@@ -41,7 +41,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..keywords import PRIMARY_WEIGHT, keyword_re
+from ..config import Keywords
+from ..keywords import PRIMARY_WEIGHT, SECONDARY_WEIGHT, TITLE_BONUS, keyword_re
 from ..models import Paper
 
 
@@ -71,11 +72,11 @@ class KeywordMatcher:
     """How strongly each keyword matches each paper of a fixed pool: 1 in the title, 0.5 in the abstract,
     0 not at all, matched exactly as profile keywords are (`keywords.keyword_re`). Each distinct keyword
     (case and spacing aside) is matched once, however many readers wrote it: a plain substring search over
-    the pool's lower-cased text finds the few papers worth running the regular expression on."""
+    the pool's case-folded text finds the few papers worth running the regular expression on."""
 
     def __init__(self, papers: list[Paper]):
         self.papers = papers
-        lowered = [f"{p.title}\n{p.abstract}".lower() for p in papers]
+        lowered = [f"{p.title}\n{p.abstract}".casefold() for p in papers]
         self.starts: list[int] = []
         at = 0
         for t in lowered:
@@ -97,7 +98,7 @@ class KeywordMatcher:
 
     def match(self, keyword: str) -> np.ndarray:
         out = np.zeros(len(self.papers), dtype=np.float32)
-        probe = max(re.split(r"[\s\-]+", keyword), key=len)  # every match contains its longest word
+        probe = max(re.split(r"[\s\-]+", keyword.casefold()), key=len)  # every match contains its longest word
         rx = keyword_re(keyword)
         at = self.text.find(probe)
         while at >= 0:
@@ -106,6 +107,22 @@ class KeywordMatcher:
             out[i] = 1.0 if rx.search(p.title) else (0.5 if rx.search(p.abstract) else 0.0)
             at = self.text.find(probe, self.starts[i + 1]) if i + 1 < len(self.starts) else -1
         return out
+
+    def profile_scores(self, kw: Keywords) -> tuple[list[int], list[bool]]:
+        """`keyword_score(paper, kw)`'s score and whether it has an exclude hit, for every paper of the pool."""
+        score = np.zeros(len(self.papers), dtype=np.int64)
+        for weight, words in ((PRIMARY_WEIGHT, kw.primary), (SECONDARY_WEIGHT, kw.secondary)):
+            for k in words:
+                row = self.row(k)
+                if row is not None:
+                    s = self.strengths[row]
+                    score += weight * np.where(s >= 1, TITLE_BONUS, s > 0).astype(np.int64)
+        excluded = np.zeros(len(self.papers), dtype=bool)
+        for k in kw.exclude:
+            row = self.row(k)
+            if row is not None:
+                excluded |= self.strengths[row] > 0
+        return score.tolist(), excluded.tolist()
 
     def matrix(self) -> np.ndarray:
         """(distinct keywords x papers) strengths."""
@@ -172,12 +189,21 @@ def chunk_scores(readers: Readers, lo: int, hi: int, paper_vectors: np.ndarray, 
         starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
         coverage = np.add.reduceat(keyword_matrix[rows], starts, axis=0) / counts[:, None]
         scores[np.array(with_kw) - lo] += weights.reader_keywords * coverage
-    for r in range(lo, hi):
-        if readers.authors[r]:
-            scores[r - lo, readers.authors[r]] += AUTHOR_BOOST
-        if readers.blocked[r]:
-            scores[r - lo, readers.blocked[r]] = -np.inf
+    for pairs, value in ((readers.authors, AUTHOR_BOOST), (readers.blocked, -np.inf)):
+        rows, cols = cells(pairs, lo, hi)
+        if value < 0:
+            scores[rows, cols] = value
+        else:
+            scores[rows, cols] += value  # (row, col) pairs are distinct: a plain += is exact
     return scores
+
+
+def cells(lists: list[list[int]], lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row, col) index arrays of `lists[lo:hi]` (rows relative to lo), for one fancy-indexed write."""
+    counts = np.fromiter((len(x) for x in lists[lo:hi]), dtype=np.int64, count=hi - lo)
+    rows = np.repeat(np.arange(hi - lo), counts)
+    cols = np.fromiter((c for x in lists[lo:hi] for c in x), dtype=np.int64, count=int(counts.sum()))
+    return rows, cols
 
 
 def top_k(scores: np.ndarray, limits: list[int]) -> list[list[int]]:
@@ -191,6 +217,6 @@ def top_k(scores: np.ndarray, limits: list[int]) -> list[list[int]]:
     order = np.argsort(-best, axis=1, kind="stable")
     part = np.take_along_axis(part, order, axis=1)
     best = np.take_along_axis(best, order, axis=1)
-    finite = np.isfinite(best)
-    return [[int(c) for c, ok in zip(part[r, : limits[r]], finite[r, : limits[r]], strict=True) if ok]
-            for r in range(len(limits))]
+    usable = np.isfinite(best).sum(axis=1).tolist()  # blocked papers (-inf) sort last
+    cols = part.tolist()
+    return [cols[r][: min(limits[r], usable[r])] for r in range(len(limits))]

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..config import Config, Profile
-from ..keywords import keyword_score
 from ..models import Paper, Score, Subscriber
 from ..progress import Progress, emit
 from ..store import Store
@@ -73,16 +72,15 @@ def choose_for_readers(
 def pool_of(profile: Profile, papers: list[Paper]) -> list[tuple[Paper, int]]:
     """The papers a reader of the profile may get, each with the profile's keyword score: its categories,
     no exclude keyword, each id once, in the order given."""
-    out: list[tuple[Paper, int]] = []
-    ids: set[str] = set()
+    from .rank import KeywordMatcher
+
+    mine: dict[str, Paper] = {}
     for p in papers:
-        if p.id in ids or not in_categories(p, profile):
-            continue
-        hit = keyword_score(p, profile.keywords)
-        if not hit.excluded:
-            out.append((p, hit.score))
-            ids.add(p.id)
-    return out
+        if p.id not in mine and in_categories(p, profile):
+            mine[p.id] = p
+    matcher = KeywordMatcher(list(mine.values()))
+    scores, excluded = matcher.profile_scores(profile.keywords)
+    return [(p, s) for p, s, ex in zip(mine.values(), scores, excluded, strict=True) if not ex]
 
 
 def has_words(s: Subscriber) -> bool:
