@@ -303,3 +303,14 @@ def test_keywords_are_matched_once_per_keyword_exactly_as_profile_keywords_are(p
     assert any(excluded) and max(scores) > 0
     assert matcher.row("point cloud") == matcher.row("Point  Cloud") == matcher.row("point  cloud")
     assert matcher.row("  ") is None
+
+
+def test_a_readers_own_keywords_pull_matching_papers_up(env, papers):
+    cfg, store = env
+    text, _ = grades("medical-segmentation", "plain")
+    plain = Subscriber("ada@example.org", interests=text, max_papers=len(papers))
+    keen = replace(plain, email="bo@example.org", keywords=["transformer"])
+    picks = choose_for_readers(store, cfg, cfg.profiles[0], [plain, keen], papers, default=[])
+    matching = [p.id for p in papers if "transformer" in p.title.lower()]
+    assert matching
+    assert positions(picks["bo@example.org"], matching) < positions(picks["ada@example.org"], matching) - 1

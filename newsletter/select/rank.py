@@ -8,29 +8,30 @@
 `coverage` is the mean over the reader's keywords of 1 (in the title), 1/2 (in the abstract) or 0;
 `on_topic` the profile's keyword score capped at one primary keyword (min(score, 3) / 3); `llm` the
 profile's LLM relevance + significance mapped to 0..1. The list's opinion is scaled by the cosine:
-it reorders papers this reader finds about equally close and cannot lift a paper they are not
-interested in. A paper by one of the reader's authors is lifted above everything; a paper they had
+it reorders papers this reader finds about equally close and barely moves one far from their
+interests. A paper by one of the reader's authors is lifted above everything; a paper they had
 before is never picked. One matrix product per chunk of readers, `argpartition` for the top k.
 
-Weights, measured on the graded set (tests/data/ranking/, 43 real abstracts, 7 interests x 2 phrasings,
-nDCG@5; the profile is the shipped `cv` list; see tests/test_readers_rank.py):
-  pure embeddings of the interest 0.952; of interest + keywords 0.942 (the reader's keywords are the
-  query's content words, as the keyword baseline in tests/ranking_eval.py uses them).
-  reader_keywords, coverage as above: 0.05 0.949 | 0.1 0.949 | 0.2 0.948 | 0.4 0.948 alone, and with the
-  list terms below 0.955 (0.2 chosen: a paper naming all of a reader's keywords in its title gains 0.2, about
-  half the cosine gap between a wanted and an unwanted paper, 0.55 vs 0.18 on the set). A keyword count
-  that saturates at one hit instead lost from 0.1 on (0.940 .. 0.910): one generic keyword is weak evidence.
-  profile_keywords 0.1, scaled by the cosine: interests-only 0.952 (no change) for 0.02 .. 0.15; added
-  without the cosine factor, or normalised by the day's maximum instead of capped, 0.02 already swaps a
-  wanted paper below an unwanted one whose cosine is 0.002 lower (0.940).
-  llm 0.05: the set has no LLM scores, so the bound is measured with random ones (30 draws): the mean
-  costs 0.004 (0.948, worst 0.932) for interests-only readers and nothing with keywords (0.955); real scores
-  say more than noise. At 0.1 the worst draw falls to 0.925, without the cosine factor to 0.914.
-Rocchio (alpha, beta, gamma) = (1, 0.5, 0.35), measured on 42 two-topic readers (two interests joined;
-a vote on the best paper of the second topic, the first grade-2 paper of the rest counted): one "less
-like this" moves that topic's other papers down by 6.4 ranks on average and halves their share of the
-top 5 (1.36 -> 0.71); gamma 0.15 moved them 2.1 ranks (barely visible), 0.5 by 11 (0.38 left: one vote all
-but erases a topic). One "more like this" with beta 0.5 lifts them by 3.1 ranks (1.36 -> 2.33 in the top 5).
+Weights: nDCG@5 on the graded set (tests/data/ranking/: 43 real abstracts, 7 interests x 2 phrasings graded by
+hand), each query a reader of the shipped `cv` list (its keywords, no exclude), with the interest alone or with
+its content words as keywords too; bench/bench_reader_weights.py prints the whole table.
+                                                   interest   + keywords
+    pure embeddings of the reader's text             0.952       0.942
+    chosen hybrid 0.2 / 0.1 / 0.05                   0.952       0.955
+  reader_keywords 0.2: with the list terms 0.05 .. 0.5 all give 0.955 (alone 0.949 .. 0.942), so the set does not
+    pin it; 0.2 is mid-plateau: a paper naming all of a reader's keywords in its title gains 0.2, about half the
+    cosine gap between a wanted and an unwanted paper on the set (0.55 vs 0.18).
+  profile_keywords 0.1, capped at one primary keyword: 0.02 .. 0.3 cost nothing (0.952), 0.05 .. 0.15 gain with
+    keywords (0.955). Divided by the day's highest score instead, 0.02 already costs 0.012 (0.940: a wanted paper
+    falls below an unwanted one 0.002 lower in cosine that names more of the list's keywords).
+  llm 0.05, times the cosine: the set has no LLM scores, so the weight is bounded with random ones (30 draws):
+    mean 0.948, worst 0.934 for the interest alone; without the cosine factor worst 0.908, at 0.1 worst 0.925.
+    Real scores say more than noise: at cosine 0.5 they reorder papers within 0.025 of each other.
+Rocchio (alpha, beta, gamma) = (1, 0.5, 0.35), on 42 two-topic readers (two interests joined) voting on the best
+paper of the second topic, counting that topic's other grade-2 papers: one "less like this" moves them down 6.4
+ranks on average and halves their share of the top 5 (1.40 -> 0.69); gamma 0.15 moves them 2.3 (barely visible),
+0.5 moves them 10.7 (0.40 left: one vote all but erases a topic). One "more like this" with beta 0.5 lifts them
+3.0 ranks (1.40 -> 2.31 in the top 5); beta 0.25 only 1.9.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ from ..models import Paper
 
 @dataclass(frozen=True)
 class Weights:
+    """The hybrid's weights (the cosine's is 1); the module's docstring says how they were chosen."""
+
     reader_keywords: float = 0.2
     profile_keywords: float = 0.1
     llm: float = 0.05
