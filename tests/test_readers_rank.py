@@ -314,3 +314,16 @@ def test_a_readers_own_keywords_pull_matching_papers_up(env, papers):
     matching = [p.id for p in papers if "transformer" in p.title.lower()]
     assert matching
     assert positions(picks["bo@example.org"], matching) < positions(picks["ada@example.org"], matching) - 1
+
+
+def test_a_reader_with_only_votes_is_ranked_from_the_lists_keywords_moved_by_them(env, papers):
+    cfg, store = env
+    _, med_grades = grades("medical-segmentation")
+    default = [p.id for p in papers if p.id not in med_grades][:5]
+    liked = next(pid for pid, g in med_grades.items() if g == 2)
+    quiet = Subscriber("quiet@example.org", authors=["Nobody Here"])  # authors only: still the list's own ranking
+    store.put_vote("voter@example.org", "cv", liked, +1)
+    picks = choose_for_readers(store, cfg, cfg.profiles[0], [quiet, Subscriber("voter@example.org")], papers, default)
+    assert picks["quiet@example.org"] == default
+    voter = picks["voter@example.org"]
+    assert voter != default and sum(1 for pid in voter if med_grades.get(pid, 0) >= 1) >= 2
