@@ -121,3 +121,24 @@ class ReadersMixin:
                          "vector": arr.tobytes(), "at": at})
         with self.transaction():
             self.db["reader_vectors"].upsert_all(rows, pk=("email", "model"), batch_size=2000)
+
+    def reader_vectors_by_hash(self, model_id: str, hashes: list[str]) -> dict[str, np.ndarray]:
+        """A cached vector per text hash, whichever reader it was embedded for: readers with the same
+        words (or none, ranked from the profile's keywords) share one embedding."""
+        import numpy as np
+
+        out: dict[str, np.ndarray] = {}
+        for i in range(0, len(hashes), 500):
+            chunk = hashes[i : i + 500]
+            q = (f"select text_hash, dim, vector from reader_vectors where model = ? "
+                 f"and text_hash in ({','.join('?' * len(chunk))})")
+            for h, dim, blob in self.db.execute(q, [model_id, *chunk]).fetchall():
+                v = np.frombuffer(blob, dtype="<f4").astype(np.float32)
+                if v.size == dim:
+                    out[h] = v
+        return out
+
+    def reader_vector_times(self, model_id: str) -> dict[str, str]:
+        """When each reader's vector was written (email -> ISO time): shows a vector was not redone."""
+        rows = self.db.execute("select email, at from reader_vectors where model = ?", [model_id]).fetchall()
+        return {r[0]: r[1] for r in rows}
