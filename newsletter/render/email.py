@@ -28,9 +28,11 @@ from pathlib import Path
 
 from markupsafe import Markup, escape
 
-from ..mime import canonical, wire_size
+from ..assembly import Parts, PartsError, assemble, parse_parts, slot, worst_feedback
+from ..errors import ConfigError
+from ..mime import canonical, qp_block, wire_size
 from ..models import Edition, EditionEntry
-from ..templating import loader, override_dir, override_names, reporting
+from ..templating import PACKAGE_TEMPLATES, loader, override_dir, override_names, reporting
 from . import ui
 from .digest import clip_columns, leading_notice, shorten_analysis, summary_excerpt, takeaway
 from .markdown import anchor
@@ -38,6 +40,9 @@ from .sanitize import md_inline, md_to_html, neutralize, one_line
 
 HTML_BUDGET = 100_000  # bytes of the HTML part as transmitted (encoded); Gmail clips at ~102 KB
 PERSONALIZATION_RESERVE = 1_500  # room for the longest name + unsubscribe URL substituted later
+# characters of a feedback token ("more/less like this" links, two per card) a reader's issue
+# is measured with: a list name, an address of ~100 characters, a paper id and the signature
+FEEDBACK_TOKEN_RESERVE = 200
 SHORTENED_MARK = "nl-shortened"  # an id in the HTML of a shortened edition (see is_shortened)
 # Characters of analysis a card shows (key sections first). A phone reader scrolls the whole
 # email; ten papers at ~500 characters each keep it to a few screens per paper, and the full
@@ -55,11 +60,16 @@ PREHEADER_WHITE = re.compile(r'(<div style="display:none;[^"]*?)color:#ffffff;')
 
 @dataclass
 class EmailResult:
-    html: str
-    size: int  # bytes on the wire (see size_of), placeholders unsubstituted
+    html: str  # the whole edition assembled (every entry, edition order)
+    size: int  # bytes on the wire (see size_of) of `html`, placeholders unsubstituted
+    marked: str = ""  # the one render every reader's issue is cut from (newsletter.assembly)
+    parts: Parts | None = None  # `marked` cut (HTML only; render/__init__ adds the text part)
+    worst: int = 0  # bytes on the wire of the biggest issue any reader can get
     shortened: list[str] = field(default_factory=list)  # paper ids whose analysis was cut
-    dropped: list[str] = field(default_factory=list)  # paper ids shown only as a title
+    dropped: list[str] = field(default_factory=list)  # paper ids `html` shows only as a title
     allowance: int | None = None  # characters of analysis kept per paper; None = all
+    max_cards: int | None = None  # full cards one reader gets at most; None = all
+    short: bool = False  # something is cut or title-only for some reader (report note, attachment)
     renders: int = 1  # how many full renders the measurement took
 
 
@@ -129,14 +139,22 @@ def trusted(s: str) -> Markup:
     return Markup(escape(s))
 
 
-def _mjml_source(ed: Edition, cfg, allowance: int | None, keep_cards: int | None) -> tuple[str, list[dict]]:
+def preheader_of(c: dict) -> str:
+    """The inbox preview line when this paper is the reader's top one: its takeaway, named."""
+    if not c["takeaway"]:
+        return ""
+    name = c["title"].split(":")[0] if ":" in c["title"][:40] else ""
+    return clip_columns(f"{name}: {c['takeaway']}" if name else c["takeaway"], 150)
+
+
+def _mjml_source(ed: Edition, cfg, allowance: int | None, dropping: bool) -> tuple[str, list[dict]]:
+    """The MJML of the marked render: every entry as list item, card and title-only item, the
+    per-reader values as slots (newsletter.assembly). `dropping`: some reader gets title-only items."""
     lang = ed.language
     s = ui.strings(lang)
     full_url = ui.archive_url(cfg, ed.date, ed.profile)
-    entries = ed.entries if keep_cards is None else ed.entries[:keep_cards]
-    cards = [card(e, lang, allowance, full_url) for e in entries]
-    dropped = [card(e, lang, 0, full_url) for e in ed.entries[len(entries):]]
-    shortened = any(c["shortened"] for c in cards) or bool(dropped)
+    cards = [card(e, lang, allowance, full_url) for e in ed.entries]
+    shortened = any(c["shortened"] for c in cards) or dropping
     mode = ui.report_mode(cfg)
     attached = mode in ("html", "markdown")
     notice, summary = leading_notice(ed.summary)
@@ -144,13 +162,8 @@ def _mjml_source(ed: Edition, cfg, allowance: int | None, keep_cards: int | None
     summary = summary.strip()
     # the excerpt only when the full summary is one tap away (archive) or attached; else it all
     excerpt = (summary_excerpt(summary) if shortened or full_url else summary) if summary else ""
-    top = next((c for c in cards + dropped if c["takeaway"]), None)
-    # the inbox preview line: the day's top takeaway, not our own boilerplate
-    if top:
-        name = top["title"].split(":")[0] if ":" in top["title"][:40] else ""
-        preheader = clip_columns(f"{name}: {top['takeaway']}" if name else top["takeaway"], 150)
-    else:
-        preheader = clip_columns(one_line(re.sub(r"[#*_`>\[\]]", "", excerpt)), 150) if excerpt else one_line(ed.title)
+    # the inbox preview line: the reader's top takeaway, not our own boilerplate; else the summary
+    fallback = clip_columns(one_line(re.sub(r"[#*_`>\[\]]", "", excerpt)), 150) if excerpt else one_line(ed.title)
     more = ""
     if excerpt and excerpt != summary and excerpt != one_line(summary):
         more = s["summary_attached"] if shortened and attached else s["summary_more"] if full_url else ""
@@ -160,18 +173,20 @@ def _mjml_source(ed: Edition, cfg, allowance: int | None, keep_cards: int | None
         lang=lang,
         title=one_line(ed.title),
         heading=pt,
-        preheader=preheader,
+        preheader=Markup(slot("PREHEADER")),
+        preheaders=[preheader_of(c) for c in cards] + [fallback],
         fonts=Markup(ui.FONT_STACK.replace('"', "'")),
         mono=Markup(ui.MONO_STACK.replace('"', "'")),
         ui={k: trusted(v) for k, v in s.items()},
-        subline=f"{ed.date.isoformat()} · {ui.count_papers(len(ed.entries), lang)}",
-        intro=ui.intro(len(ed.entries), lang),
+        subline=Markup(f"{escape(ed.date.isoformat())} · {slot('COUNT')}"),
+        intro=Markup(slot("INTRO")),
         shortened_note=trusted(note) if note else "",
         summary_html=Markup(md_to_html(excerpt)) if excerpt else "",
         summary_more=trusted(more) if more else "",
-        cards=cards,
-        dropped=dropped,
-        dropped_note=trusted(s["cards_dropped" if attached else f"cards_dropped_{mode}"].format(n=len(dropped))),
+        cards=[{**c, "rank": Markup(slot("RANK"))} for c in cards],
+        dropped=cards,
+        dropped_note=Markup(slot("DROPPED_NOTE")),
+        feedback=bool(full_url),
         why=trusted(s["why"].replace("{profile}", str(escape(neutralize(pt))))),
         archive_url=full_url,
         body_class=f"nl {SHORTENED_MARK}" if shortened else "nl",
@@ -193,13 +208,48 @@ def inline_css(html: str) -> str:
     ).transform()
 
 
-def build_html(ed: Edition, cfg, allowance: int | None = None, keep_cards: int | None = None) -> tuple[str, list[dict]]:
-    """One full render (MJML + premailer) at a given analysis allowance."""
+_MJML_CALLS = [0]
+
+
+def mjml(src: str) -> str:
+    """mjml2html, counted: it runs per edition and budget attempt, never per reader (see mjml_calls)."""
     from mjml import mjml2html
 
-    src, cards = _mjml_source(ed, cfg, allowance, keep_cards)
-    html = inline_css(PREHEADER_WHITE.sub(r"\1mso-hide:all;", mjml2html(src), count=1))
+    _MJML_CALLS[0] += 1
+    return mjml2html(src)
+
+
+def mjml_calls() -> int:
+    """How many MJML renders this process made (tests check readers never add one)."""
+    return _MJML_CALLS[0]
+
+
+def marked_html(ed: Edition, cfg, allowance: int | None = None, dropping: bool = False) -> tuple[str, list[dict]]:
+    """One full render (MJML + premailer) with markers, at a given analysis allowance."""
+    src, cards = _mjml_source(ed, cfg, allowance, dropping)
+    html = inline_css(PREHEADER_WHITE.sub(r"\1mso-hide:all;", mjml(src), count=1))
     return html.replace("<head>", "<head>" + COLOR_SCHEME_META, 1), cards
+
+
+def email_parts(ed: Edition, cfg, marked: str, marked_text: str = "", urls: list[str] | None = None,
+                max_cards: int | None = None) -> Parts:
+    """The marked render cut into Parts; a template without the markers is one ConfigError line."""
+    try:
+        return parse_parts(marked, marked_text, [e.paper.id for e in ed.entries], urls=urls,
+                           words=ui.count_words(ed.language, ui.report_mode(cfg)), max_cards=max_cards)
+    except PartsError as e:
+        where = override_dir(cfg)
+        raise ConfigError(f"templates: email.mjml.j2: {e}; the per-reader markers (<!--nl:…-->, %%NL_…%%) "
+                          f"must stay as in the package's copy ({PACKAGE_TEMPLATES})"
+                          + (f"; compare your override in {where}" if where else "")) from None
+
+
+def build_html(ed: Edition, cfg, allowance: int | None = None, keep_cards: int | None = None) -> tuple[str, list[dict]]:
+    """The whole edition's email (every entry, edition order) at a given allowance; `keep_cards`
+    full cards at most, the rest title-only."""
+    marked, cards = marked_html(ed, cfg, allowance, dropping=keep_cards is not None and keep_cards < len(ed.entries))
+    parts = email_parts(ed, cfg, marked, max_cards=keep_cards)
+    return assemble(parts, parts.ids).html, cards
 
 
 def size_of(html: str) -> int:
@@ -207,56 +257,122 @@ def size_of(html: str) -> int:
     return wire_size(canonical(html))
 
 
-def render_email(ed: Edition, cfg, budget: int = HTML_BUDGET, reading: int | None = READING_ALLOWANCE) -> EmailResult:
-    """The email HTML under `budget` bytes (minus the personalisation reserve), by measurement.
+@dataclass
+class _Attempt:
+    allowance: int | None
+    marked: str
+    cards: list[dict]
+    parts: Parts
+    worst: int
+    dropping: bool
 
-    Analyses are first cut to `reading` characters (the phone-length design); only when that
-    still does not fit the budget is the allowance lowered further by measurement.
+
+class _Budget:
+    """The size search of one edition: every attempt is one render; readers are assembled, not rendered.
+
+    The worst reader has `k` (= reader_max) papers: the largest card fragments (two candidate
+    sets: by UTF-8 bytes, which base64 follows, and by quoted-printable size), with feedback
+    URLs as long as a real reader's can be. Without per-reader selection (reader_max None)
+    everyone gets the whole edition, so that is measured exactly, as before.
     """
-    limit = budget - PERSONALIZATION_RESERVE
-    html, cards = build_html(ed, cfg, allowance=reading)
-    cut = any(c["shortened"] for c in cards)
-    if size_of(html) <= limit:
-        return EmailResult(html=html, size=size_of(html), allowance=reading if cut else None,
-                           shortened=[c["id"] for c in cards if c["shortened"]])
-    renders = 1
-    longest = max((len(e.analysis.text) for e in ed.entries if e.analysis), default=0)
-    if reading is not None:
-        longest = min(longest, reading)
-    lo_html, lo_cards = build_html(ed, cfg, allowance=0)
-    renders += 1
-    if size_of(lo_html) <= limit:
-        # bisection on the allowance: the largest that measures under the limit
-        best, best_cards, best_a = lo_html, lo_cards, 0
-        lo, hi = 0, longest
-        while hi - lo > max(200, longest // 64) and renders < 12:
-            mid = (lo + hi) // 2
-            h, c = build_html(ed, cfg, allowance=mid)
-            renders += 1
-            if size_of(h) <= limit:
-                best, best_cards, best_a, lo = h, c, mid, mid
+
+    def __init__(self, ed: Edition, cfg, reader_max: int | None, limit: int):
+        self.ed, self.cfg, self.limit, self.renders = ed, cfg, limit, 0
+        n = len(ed.entries)
+        self.personal = reader_max is not None
+        self.k = n if reader_max is None else max(0, min(reader_max, n))
+        self.feedback = (worst_feedback(cfg.web.public_url, FEEDBACK_TOKEN_RESERVE)
+                         if self.personal and cfg.web.public_url else None)
+
+    def attempt(self, allowance: int | None, dropping: bool = False) -> _Attempt:
+        dropping = dropping or self.k < len(self.ed.entries)
+        marked, cards = marked_html(self.ed, self.cfg, allowance, dropping)
+        self.renders += 1
+        cap = self.k if self.k < len(self.ed.entries) else None
+        parts = email_parts(self.ed, self.cfg, marked, max_cards=cap)
+        return _Attempt(allowance, marked, cards, parts, self.worst(parts), dropping)
+
+    def worst(self, parts: Parts) -> int:
+        if not self.personal:
+            return size_of(assemble(parts, parts.ids).html)
+        sizes = [size_of(assemble(parts, ids, self.feedback).html) for ids in worst_readers(parts, self.k)]
+        longest = max((len(p.encode()) for p in parts.preheaders.values()), default=0)
+        return max(sizes) + int(longest * 1.4) + 4  # any paper's preview line may head a reader's issue
+
+    def fits(self, a: _Attempt) -> bool:
+        return a.worst <= self.limit
+
+    def fewer_cards(self, a: _Attempt) -> _Attempt:
+        """Even key findings alone are too big: the most full cards that fit, the rest title-only."""
+        if not a.dropping:
+            a = self.attempt(a.allowance, dropping=True)
+        lo, hi = 0, self.k
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            a.parts.max_cards = mid
+            if self.worst(a.parts) <= self.limit:
+                lo = mid
             else:
-                hi = mid
-        return EmailResult(
-            html=best, size=size_of(best), allowance=best_a, renders=renders,
-            shortened=[c["id"] for c in best_cards if c["shortened"]],
-        )
-    # even key findings alone are too big: keep the first cards, list the rest by title
-    lo, hi = 0, len(ed.entries)
-    best, best_cards, keep = build_html(ed, cfg, allowance=0, keep_cards=0)[0], [], 0
-    renders += 1
-    while lo < hi and renders < 20:
-        mid = (lo + hi + 1) // 2
-        h, c = build_html(ed, cfg, allowance=0, keep_cards=mid)
-        renders += 1
-        if size_of(h) <= limit:
-            best, best_cards, keep, lo = h, c, mid, mid
+                hi = mid - 1
+        a.parts.max_cards = lo
+        a.worst = self.worst(a.parts)
+        return a
+
+
+def worst_readers(parts: Parts, k: int) -> list[list[str]]:
+    """The k papers whose fragments weigh most (cards first, then title-only items), by UTF-8
+    bytes and by quoted-printable size: the biggest issue any reader of k papers can get."""
+    return [_heaviest(parts, k, weigh) for weigh in (lambda b: len(b), lambda b: len(qp_block(b)))]
+
+
+def _heaviest(parts: Parts, k: int, weigh) -> list[str]:
+    m = k if parts.max_cards is None else min(k, parts.max_cards)
+    weights = {kind: {p: weigh((parts.fragment("items", p) + parts.fragment(kind, p)).encode()) for p in parts.ids}
+               for kind in ("cards", "dropped")}
+    carded = sorted(parts.ids, key=lambda p: -weights["cards"][p])[:m]
+    rest = sorted((p for p in parts.ids if p not in carded), key=lambda p: -weights["dropped"][p])
+    return carded + rest[: k - m]
+
+
+def render_email(ed: Edition, cfg, budget: int = HTML_BUDGET, reading: int | None = READING_ALLOWANCE,
+                 reader_max: int | None = None) -> EmailResult:
+    """The email under `budget` bytes (minus the personalisation reserve) for EVERY reader, by measurement.
+
+    `reader_max`: the most papers one reader gets (None: everyone gets the whole edition).
+    Analyses are first cut to `reading` characters (the phone-length design); only when the
+    worst reader still does not fit is the allowance lowered by bisection; if even allowance 0
+    does not fit, readers get at most `max_cards` full cards and the rest as titles.
+    """
+    b = _Budget(ed, cfg, reader_max, budget - PERSONALIZATION_RESERVE)
+    best = b.attempt(reading)
+    if not b.fits(best):
+        longest = max((len(e.analysis.text) for e in ed.entries if e.analysis), default=0)
+        if reading is not None:
+            longest = min(longest, reading)
+        best = b.attempt(0)
+        if b.fits(best):  # bisection on the allowance: the largest that measures under the limit
+            lo, hi = 0, longest
+            while hi - lo > max(200, longest // 64) and b.renders < 12:
+                mid = (lo + hi) // 2
+                a = b.attempt(mid)
+                if b.fits(a):
+                    best, lo = a, mid
+                else:
+                    hi = mid
         else:
-            hi = mid - 1
+            best = b.fewer_cards(best)
+    return _result(ed, best, b.renders)
+
+
+def _result(ed: Edition, a: _Attempt, renders: int) -> EmailResult:
+    whole = assemble(a.parts, a.parts.ids).html
+    cut = [c["id"] for c in a.cards if c["shortened"]]
+    cap = a.parts.max_cards
     return EmailResult(
-        html=best, size=size_of(best), allowance=0, renders=renders,
-        shortened=[c["id"] for c in best_cards if c["shortened"]],
-        dropped=[e.paper.id for e in ed.entries[keep:]],
+        html=whole, size=size_of(whole), marked=a.marked, parts=a.parts, worst=a.worst, renders=renders,
+        allowance=a.allowance if (cut or a.dropping) else None, shortened=cut, max_cards=cap,
+        short=bool(cut) or a.dropping,
+        dropped=[e.paper.id for e in ed.entries[cap:]] if cap is not None else [],
     )
 
 
