@@ -239,8 +239,14 @@ def _n_words(words: dict[str, str], key: str, n: int) -> str:
     return form.replace("{n}", str(n))
 
 
+_REFS = [f"[{n}]" for n in range(200)]
+
+
 class _Reader:
-    """One reader's assembly: their papers, which get cards, their feedback URLs, link numbers."""
+    """One reader's assembly: their papers, which get cards, their feedback URLs, link numbers.
+
+    `html` and `text` walk the skeleton once; the loops are written out (no dispatch per piece)
+    because they run per reader: ~100 pieces for ten papers."""
 
     def __init__(self, parts: Parts, ids: list[str], feedback: Feedback | None):
         self.parts, self.ids = parts, ids
@@ -252,79 +258,103 @@ class _Reader:
                 up, down = feedback(p, 1), feedback(p, -1)
                 if up and down:
                     self.fb[p] = (up, down)
-        self.paper, self.rank = "", 0
-        self.links: dict[str, int] = {}
+        w = parts.words
+        self.words = {COUNT: _n_words(w, "count", len(ids)), INTRO: _n_words(w, "intro", len(ids)),
+                      DROPPED_NOTE: _n_words(w, "dropped", len(self.dropped))}
 
-    def fill(self, pieces: list[Piece], out: list[str], slot: Callable[[int, list[str]], None]) -> None:
-        for x in pieces:
+    def html(self) -> str:
+        p = self.parts
+        out: list[str] = []
+        words = {k: _html.escape(v, quote=False) for k, v in self.words.items()}
+        for x in p.html:
             if x.__class__ is str:
                 out.append(x)  # type: ignore[arg-type]
-            else:
-                slot(x, out)  # type: ignore[arg-type]
+            elif x == ITEMS:
+                for i in self.ids:
+                    out += p.items_html[i]  # type: ignore[arg-type]  # no slots: the <ol> numbers itself
+            elif x == CARDS:
+                for rank, i in enumerate(self.carded, start=1):
+                    self._card_html(p.cards_html[i], i, rank, out)
+            elif x == DROPPED and self.dropped:
+                for y in p.dropped_section_html:
+                    if y.__class__ is str:
+                        out.append(y)  # type: ignore[arg-type]
+                    elif y == DITEMS:
+                        for i in self.dropped:
+                            out += p.dropped_html[i]  # type: ignore[arg-type]
+                    elif y == DROPPED_NOTE:
+                        out.append(words[DROPPED_NOTE])
+            elif x == PREHEADER:
+                out.append(next((p.preheaders[i] for i in self.ids if i in p.preheaders), p.preheader))
+            elif x in words:
+                out.append(words[x])  # type: ignore[index]
+        return "".join(out)
 
-    def each(self, ids: list[str], frags: dict[str, list[Piece]], out: list[str], slot) -> None:
-        for self.rank, self.paper in enumerate(ids, start=1):
-            self.fill(frags[self.paper], out, slot)
+    def _card_html(self, pieces: list[Piece], paper: str, rank: int, out: list[str]) -> None:
+        for y in pieces:
+            if y.__class__ is str:
+                out.append(y)  # type: ignore[arg-type]
+            elif y == RANK:
+                out.append(str(rank))
+            elif y == FEEDBACK and paper in self.fb:
+                up, down = (_html.escape(u, quote=True) for u in self.fb[paper])
+                for z in self.parts.feedback_html:
+                    out.append(z if z.__class__ is str else up if z == FB_UP else down)  # type: ignore[arg-type]
 
-    def common(self, x: int, out: list[str], html: bool) -> bool:
-        """The slots both formats fill the same way; False when `x` is not one of them."""
-        w, n = self.parts.words, len(self.ids)
-        if x == RANK:
-            out.append(str(self.rank))
-        elif x == NUM:
-            out.append(f"{self.rank:>2}. ")
-        elif x in (COUNT, INTRO, DROPPED_NOTE):
-            key, k = {COUNT: ("count", n), INTRO: ("intro", n), DROPPED_NOTE: ("dropped", len(self.dropped))}[x]
-            s = _n_words(w, key, k)
-            out.append(_html.escape(s, quote=False) if html else s)
-        else:
-            return False
-        return True
-
-    def html_slot(self, x: int, out: list[str]) -> None:
+    def text(self) -> str:
         p = self.parts
-        if self.common(x, out, True):
-            return
-        if x == ITEMS:
-            self.each(self.ids, p.items_html, out, self.html_slot)
-        elif x == CARDS:
-            self.each(self.carded, p.cards_html, out, self.html_slot)
-        elif x == FEEDBACK and self.paper in self.fb:
-            self.fill(p.feedback_html, out, self.html_slot)
-        elif x in (FB_UP, FB_DOWN):
-            out.append(_html.escape(self.fb[self.paper][0 if x == FB_UP else 1], quote=True))
-        elif x == DROPPED and self.dropped:
-            self.fill(p.dropped_section_html, out, self.html_slot)
-        elif x == DITEMS:
-            self.each(self.dropped, p.dropped_html, out, self.html_slot)
-        elif x == PREHEADER:
-            out.append(next((p.preheaders[i] for i in self.ids if i in p.preheaders), p.preheader))
+        out: list[str] = []
+        links: dict[str, int] = {}
+        for x in p.text:
+            if x.__class__ is str:
+                out.append(x)  # type: ignore[arg-type]
+            elif x >= 0:  # type: ignore[operator]
+                out.append(_ref(links, p.urls[x]))  # type: ignore[index]
+            elif x == ITEMS:
+                for n, i in enumerate(self.ids, start=1):
+                    self._text(p.items_text[i], i, n, links, out)
+            elif x == CARDS:
+                for n, i in enumerate(self.carded, start=1):
+                    self._text(p.cards_text[i], i, n, links, out)
+            elif x == DROPPED and self.dropped:
+                for y in p.dropped_section_text:
+                    if y == DITEMS:
+                        for n, i in enumerate(self.dropped, start=1):
+                            self._text(p.dropped_text[i], i, n, links, out)
+                    else:
+                        self._text([y], "", 0, links, out)
+            elif x == LINKS and links:
+                out.append("\n\nLinks:")
+                out.extend(f"\n[{n}] {u}" for u, n in links.items())
+            elif x in self.words:
+                out.append(self.words[x])  # type: ignore[index]
+        return "".join(out)
 
-    def ref(self, url: str) -> str:
-        n = self.links.setdefault(url, len(self.links) + 1)
-        return f"[{n}]"
+    def _text(self, pieces: list[Piece], paper: str, n: int, links: dict[str, int], out: list[str]) -> None:
+        urls = self.parts.urls
+        for y in pieces:
+            if y.__class__ is str:
+                out.append(y)  # type: ignore[arg-type]
+            elif y >= 0:  # type: ignore[operator]
+                out.append(_ref(links, urls[y]))  # type: ignore[index]
+            elif y == RANK:
+                out.append(str(n))
+            elif y == NUM:
+                out.append(f"{n:>2}. ")
+            elif y == FEEDBACK and paper in self.fb:
+                up, down = self.fb[paper]
+                for z in self.parts.feedback_text:
+                    out.append(z if z.__class__ is str else _ref(links, up if z == FB_UP else down))  # type: ignore
+            elif y in self.words:
+                out.append(self.words[y])  # type: ignore[index]
 
-    def text_slot(self, x: int, out: list[str]) -> None:
-        p = self.parts
-        if x >= 0:
-            out.append(self.ref(p.urls[x]))
-        elif self.common(x, out, False):
-            return
-        elif x == ITEMS:
-            self.each(self.ids, p.items_text, out, self.text_slot)
-        elif x == CARDS:
-            self.each(self.carded, p.cards_text, out, self.text_slot)
-        elif x == FEEDBACK and self.paper in self.fb:
-            self.fill(p.feedback_text, out, self.text_slot)
-        elif x in (FB_UP, FB_DOWN):
-            out.append(self.ref(self.fb[self.paper][0 if x == FB_UP else 1]))
-        elif x == DROPPED and self.dropped:
-            self.fill(p.dropped_section_text, out, self.text_slot)
-        elif x == DITEMS:
-            self.each(self.dropped, p.dropped_text, out, self.text_slot)
-        elif x == LINKS and self.links:
-            out.append("\n\nLinks:")
-            out.extend(f"\n[{n}] {u}" for u, n in self.links.items())
+
+def _ref(links: dict[str, int], url: str) -> str:
+    """"[n]": the reader's number of `url`, given by first appearance."""
+    n = links.get(url)
+    if n is None:
+        n = links[url] = len(links) + 1
+    return _REFS[n] if n < 200 else f"[{n}]"
 
 
 def assemble(parts: Parts, paper_ids: list[str], feedback: Feedback | None = None) -> Assembled:
@@ -335,14 +365,8 @@ def assemble(parts: Parts, paper_ids: list[str], feedback: Feedback | None = Non
     reader's "more like this" (+1) / "less like this" (-1) URL; None leaves the links out.
     """
     known = parts.cards_html
-    ids = [p for p in dict.fromkeys(paper_ids) if p in known]
-    r = _Reader(parts, ids, feedback)
-    html: list[str] = []
-    r.fill(parts.html, html, r.html_slot)
-    text: list[str] = []
-    r.paper = ""
-    r.fill(parts.text, text, r.text_slot)
-    return Assembled(html="".join(html), text="".join(text), count=len(ids))
+    r = _Reader(parts, [p for p in dict.fromkeys(paper_ids) if p in known], feedback)
+    return Assembled(html=r.html(), text=r.text(), count=len(r.ids))
 
 
 def worst_feedback(public_url: str, token_chars: int) -> Feedback:

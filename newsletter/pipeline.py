@@ -120,10 +120,13 @@ def stage_render(store: Store, cfg: Config, ed: Edition, progress: Progress | No
 
     if ed.status != "analyzed":
         return ed
-    out = render_edition(ed, cfg)
+    picks = store.get_picks(ed.id) if ed.id is not None else {}
+    # with readers' own selections the size budget must hold for the biggest of them
+    out = render_edition(ed, cfg, reader_max=max(map(len, picks.values())) if picks else None)
     ed.markdown, ed.html, ed.text, ed.attachments, ed.status = out.markdown, out.html, out.text, out.attachments, \
         "rendered"
-    store.save_render(ed.id, ed.markdown, ed.html, ed.text, ed.attachments)
+    ed.parts = out.parts
+    store.save_render(ed.id, ed.markdown, ed.html, ed.text, ed.attachments, parts=out.parts)
     emit(progress, "render", f"render[{ed.profile}]: markdown {len(ed.markdown.encode()) // 1024} KB, "
          f"html {len(ed.html.encode()) // 1024} KB", profile=ed.profile)
     return ed
