@@ -7,15 +7,17 @@ a few hundred string joins, no parsing, no template, no CSS (~0.1 ms for ten pap
 
 Markers (written by render, read here):
 
-    HTML  <!--nl:NAME-->            regions: items, cards, dropped, ditems, fb, pre
-          <!--nl:NAME:I-->          entry I (the edition's I-th paper) of a region
+    HTML  <!--nl:NONCE:NAME-->      regions: items, cards, dropped, ditems, fb, pre
+          <!--nl:NONCE:NAME:I-->    entry I (the edition's I-th paper) of a region
     text  %%NL_PART NAME%%  and  %%NL_PART NAME:I%%    one line each
     both  %%NL_SLOT%%               per-reader values: RANK, NUM, COUNT, INTRO, PREHEADER,
                                     DROPPED_NOTE, FB_UP, FB_DOWN, LINKS; %%NL_L<j>%% is text link j
 
-Untrusted text cannot forge any of them: in HTML it is escaped (so it holds no `<!--`) or
-cleaned by nh3 with comments stripped; in every format render's sanitiser breaks each `%%`
-(newsletter/render/sanitize.py::neutralize). Entries are numbered by position, never named by
+Untrusted text cannot forge any of them. In every format render's sanitiser breaks each `%%`
+(newsletter/render/sanitize.py::neutralize). In HTML text it is escaped (no `<!--`) or cleaned by
+nh3 with comments stripped; but premailer writes attribute values with a raw `<`, so an escaped
+`&lt;!--nl:…` in an href comes out as `<!--nl:…`: hence the NONCE, random per render, which no
+paper can know. Entries are numbered by position, never named by
 a paper id, and `parse_parts` checks every region holds exactly the entries it should.
 The per-recipient placeholders (%%NL_NAME%% …, newsletter/placeholders.py) pass through untouched
 for `personalize`.
@@ -38,7 +40,7 @@ SLOTS = {"RANK": RANK, "NUM": NUM, "COUNT": COUNT, "INTRO": INTRO, "PREHEADER": 
          "CARDS": CARDS, "DROPPED": DROPPED, "DITEMS": DITEMS, "FEEDBACK": FEEDBACK}
 SLOT_RE = re.compile(r"%%NL_(?:(" + "|".join(SLOTS) + r")|L(\d+))%%")
 # what a finished fragment may still hold: only the per-recipient placeholders
-_LEFTOVER = re.compile(r"%%NL_(?!(?:NAME|EMAIL|UNSUBSCRIBE_URL)%%)|<!--nl:|%%NL_PART")
+_LEFTOVER = re.compile(r"%%NL_(?!(?:NAME|EMAIL|UNSUBSCRIBE_URL)%%)")
 FORMAT_VERSION = 1
 
 Piece = str | int
@@ -55,8 +57,8 @@ def link_slot(j: int) -> str:
     return f"%%NL_L{j}%%"
 
 
-def html_mark(name: str) -> str:
-    return f"<!--nl:{name}-->"
+def html_mark(name: str, nonce: str) -> str:
+    return f"<!--nl:{nonce}:{name}-->"
 
 
 def text_mark(name: str) -> str:
@@ -122,12 +124,12 @@ class _Format:
 
     def __init__(self, mark: Callable[[str], str], end: str):
         self.mark, self.end = mark, end
+        self.prefix = mark("\x00").split("\x00")[0]  # what every marker starts with
 
     def token(self, name: str) -> str:
         return self.mark(name) + self.end
 
 
-_HTML = _Format(html_mark, "")
 _TEXT = _Format(text_mark, "\n")
 
 
@@ -155,8 +157,8 @@ def _take(s: str, fmt: _Format, name: str, n: int | None, replace: str) -> tuple
     return s[:i] + split[0] + replace + s[j + len(b) :], split[2::2]
 
 
-def _pieces(s: str) -> list[Piece]:
-    """A finished string cut at its slots."""
+def _pieces(s: str, fmt: _Format) -> list[Piece]:
+    """A finished string cut at its slots; a marker or slot left over is an error."""
     out: list[Piece] = []
     pos = 0
     for m in SLOT_RE.finditer(s):
@@ -167,8 +169,8 @@ def _pieces(s: str) -> list[Piece]:
     if pos < len(s):
         out.append(s[pos:])
     for p in out:
-        if isinstance(p, str) and _LEFTOVER.search(p):
-            raise PartsError(f"unexpected marker left in a fragment: {_LEFTOVER.search(p).group(0)!r}")
+        if isinstance(p, str) and (fmt.prefix in p or _LEFTOVER.search(p)):
+            raise PartsError(f"unexpected marker left in a fragment near {p[max(0, p.find('%%NL_')):][:40]!r}")
     return out
 
 
@@ -181,13 +183,13 @@ def _cards(entries: list[str], fmt: _Format) -> tuple[list[list[Piece]], list[Pi
             if block is not None and fb != block:
                 raise PartsError("the feedback block differs between cards")
             block = fb
-        cards.append(_pieces(rest))
-    return cards, _pieces(block) if block is not None else []
+        cards.append(_pieces(rest, fmt))
+    return cards, _pieces(block, fmt) if block is not None else []
 
 
 def _parse(s: str, fmt: _Format, n: int) -> dict:
     """One format's skeleton, per-entry fragments and sections."""
-    s, pre = _take(s, fmt, "pre", n + 1, "") if fmt is _HTML else (s, None)
+    s, pre = _take(s, fmt, "pre", n + 1, "") if fmt is not _TEXT else (s, None)
     s, items = _take(s, fmt, "items", n, slot("ITEMS"))
     s, cards = _take(s, fmt, "cards", n, slot("CARDS"))
     s, section = _take(s, fmt, "dropped", None, slot("DROPPED"))
@@ -197,21 +199,24 @@ def _parse(s: str, fmt: _Format, n: int) -> dict:
     if dropped is None:
         raise PartsError("the dropped section lacks its ditems markers")
     card_pieces, block = _cards(cards, fmt)
-    return {"skeleton": _pieces(s), "items": [_pieces(x) for x in items], "cards": card_pieces,
-            "dropped": [_pieces(x) for x in dropped], "section": _pieces(section), "feedback": block,
+    return {"skeleton": _pieces(s, fmt), "items": [_pieces(x, fmt) for x in items], "cards": card_pieces,
+            "dropped": [_pieces(x, fmt) for x in dropped], "section": _pieces(section, fmt), "feedback": block,
             "pre": pre}
 
 
-def parse_parts(marked_html: str, marked_text: str, ids: list[str], *, urls: list[str] | None = None,
+def parse_parts(marked_html: str, marked_text: str, ids: list[str], *, nonce: str, urls: list[str] | None = None,
                 words: dict[str, str] | None = None, max_cards: int | None = None) -> Parts:
     """Cut the marked render of an edition whose papers are `ids` (rank order) into Parts.
 
-    `marked_text` may be "" (only the HTML is wanted, e.g. to measure sizes); `urls` is the text
-    part's link table, `words` the count/intro/dropped-note forms with "{n}" (see Parts.words).
+    `nonce` is the one the HTML markers were written with (see html_mark); `marked_text` may be ""
+    (only the HTML is wanted, e.g. to measure sizes); `urls` is the text part's link table, `words`
+    the count/intro/dropped-note forms with "{n}" (see Parts.words).
     PartsError when a marker is missing, repeated or out of order.
     """
     n = len(ids)
-    h = _parse(marked_html, _HTML, n)
+    if not re.fullmatch(r"[0-9a-f]{8,64}", nonce):
+        raise PartsError("the HTML markers need a random hex nonce")
+    h = _parse(marked_html, _Format(lambda name: html_mark(name, nonce), ""), n)
     t = _parse(marked_text, _TEXT, n) if marked_text else None
     pre = h["pre"] or [""] * (n + 1)
     empty: dict = {"skeleton": [], "items": [[]] * n, "cards": [[]] * n, "dropped": [[]] * n,
@@ -240,6 +245,7 @@ def _n_words(words: dict[str, str], key: str, n: int) -> str:
 
 
 _REFS = [f"[{n}]" for n in range(200)]
+_ESCAPE = re.compile(r"[&<>\"']")
 
 
 class _Reader:
@@ -297,7 +303,7 @@ class _Reader:
             elif y == RANK:
                 out.append(str(rank))
             elif y == FEEDBACK and paper in self.fb:
-                up, down = (_html.escape(u, quote=True) for u in self.fb[paper])
+                up, down = (_html.escape(u, quote=True) if _ESCAPE.search(u) else u for u in self.fb[paper])
                 for z in self.parts.feedback_html:
                     out.append(z if z.__class__ is str else up if z == FB_UP else down)  # type: ignore[arg-type]
 
@@ -331,12 +337,16 @@ class _Reader:
         return "".join(out)
 
     def _text(self, pieces: list[Piece], paper: str, n: int, links: dict[str, int], out: list[str]) -> None:
-        urls = self.parts.urls
+        urls, add = self.parts.urls, out.append
         for y in pieces:
             if y.__class__ is str:
-                out.append(y)  # type: ignore[arg-type]
-            elif y >= 0:  # type: ignore[operator]
-                out.append(_ref(links, urls[y]))  # type: ignore[index]
+                add(y)  # type: ignore[arg-type]
+            elif y >= 0:  # type: ignore[operator]  # a link: the reader's number for it (inlined _ref)
+                u = urls[y]  # type: ignore[index]
+                k = links.get(u)
+                if k is None:
+                    k = links[u] = len(links) + 1
+                add(_REFS[k] if k < 200 else f"[{k}]")
             elif y == RANK:
                 out.append(str(n))
             elif y == NUM:

@@ -1,5 +1,6 @@
 """Render: takes an analysed edition; gives its Markdown (the reference layout), the HTML email
-under the size budget, the text part and attachments, once per edition, with per-reader placeholders.
+under the size budget, the text part and attachments, once per edition, with per-reader placeholders,
+and the per-paper parts every reader's own issue is assembled from (newsletter.assembly).
 """
 
 from __future__ import annotations

@@ -6,10 +6,18 @@ quoted-printable and base64 (newsletter.mime.wire_size), what goes out when the 
 announce 8BITMIME; 8bit, when it does, is never bigger. CJK text is ~1.35x its UTF-8 size there.
 When the full analyses do not fit, every analysis is
 cut to its key sections under one common character allowance, the largest allowance that
-measures under the budget (found by bisection on real renders); if even key findings alone
-do not fit, the last cards become a title list. The complete report then travels as an
-attachment and, with `[web] public_url`, each shortened card links to the archive page.
-MJML and premailer run once per edition; recipients only get placeholders substituted.
+measures under the budget (found by bisection on real renders, newsletter/render/budget.py);
+if even key findings alone do not fit, the last cards become a title list. The complete report
+then travels as an attachment and, with `[web] public_url`, each shortened card links to the
+archive page.
+
+Each reader gets their own issue (their papers of the edition, their order): the template is
+rendered once with every entry as list item, card and title-only item between markers
+(`marked_html`), cut into per-paper fragments (`email_parts`, newsletter.assembly.Parts) and
+joined per reader at send time. The budget holds for the biggest issue any reader can get.
+MJML and premailer run once per edition and budget attempt (`mjml_calls` counts them), never per
+reader; recipients only get fragments joined and placeholders substituted. With `[web]
+public_url` each card ends with the reader's signed "more like this / less like this" links.
 
 Layout for a phone reader: the papers come first, as ONE compact list (rank, title, one-line
 takeaway), then a short executive-summary excerpt, then the cards. A card shows the key findings
@@ -22,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -30,10 +39,11 @@ from markupsafe import Markup, escape
 
 from ..assembly import Parts, PartsError, assemble, parse_parts, slot, worst_feedback
 from ..errors import ConfigError
-from ..mime import canonical, qp_block, wire_size
+from ..mime import canonical, wire_size
 from ..models import Edition, EditionEntry
 from ..templating import PACKAGE_TEMPLATES, loader, override_dir, override_names, reporting
 from . import ui
+from .budget import Budget, search
 from .digest import clip_columns, leading_notice, shorten_analysis, summary_excerpt, takeaway
 from .markdown import anchor
 from .sanitize import md_inline, md_to_html, neutralize, one_line
@@ -62,7 +72,7 @@ PREHEADER_WHITE = re.compile(r'(<div style="display:none;[^"]*?)color:#ffffff;')
 class EmailResult:
     html: str  # the whole edition assembled (every entry, edition order)
     size: int  # bytes on the wire (see size_of) of `html`, placeholders unsubstituted
-    marked: str = ""  # the one render every reader's issue is cut from (newsletter.assembly)
+    marked: Marked | None = None  # the one render every reader's issue is cut from (newsletter.assembly)
     parts: Parts | None = None  # `marked` cut (HTML only; render/__init__ adds the text part)
     worst: int = 0  # bytes on the wire of the biggest issue any reader can get
     shortened: list[str] = field(default_factory=list)  # paper ids whose analysis was cut
@@ -147,7 +157,7 @@ def preheader_of(c: dict) -> str:
     return clip_columns(f"{name}: {c['takeaway']}" if name else c["takeaway"], 150)
 
 
-def _mjml_source(ed: Edition, cfg, allowance: int | None, dropping: bool) -> tuple[str, list[dict]]:
+def _mjml_source(ed: Edition, cfg, allowance: int | None, dropping: bool, nonce: str) -> tuple[str, list[dict]]:
     """The MJML of the marked render: every entry as list item, card and title-only item, the
     per-reader values as slots (newsletter.assembly). `dropping`: some reader gets title-only items."""
     lang = ed.language
@@ -190,6 +200,7 @@ def _mjml_source(ed: Edition, cfg, allowance: int | None, dropping: bool) -> tup
         why=trusted(s["why"].replace("{profile}", str(escape(neutralize(pt))))),
         archive_url=full_url,
         body_class=f"nl {SHORTENED_MARK}" if shortened else "nl",
+        nl=nonce,
     )
     return html, cards
 
@@ -224,19 +235,29 @@ def mjml_calls() -> int:
     return _MJML_CALLS[0]
 
 
-def marked_html(ed: Edition, cfg, allowance: int | None = None, dropping: bool = False) -> tuple[str, list[dict]]:
+@dataclass
+class Marked:
+    """One full render with markers (newsletter.assembly) and what it was rendered with."""
+
+    html: str
+    cards: list[dict]
+    nonce: str  # the markers' nonce: random per render, so no paper can write one
+
+
+def marked_html(ed: Edition, cfg, allowance: int | None = None, dropping: bool = False) -> Marked:
     """One full render (MJML + premailer) with markers, at a given analysis allowance."""
-    src, cards = _mjml_source(ed, cfg, allowance, dropping)
+    nonce = secrets.token_hex(8)
+    src, cards = _mjml_source(ed, cfg, allowance, dropping, nonce)
     html = inline_css(PREHEADER_WHITE.sub(r"\1mso-hide:all;", mjml(src), count=1))
-    return html.replace("<head>", "<head>" + COLOR_SCHEME_META, 1), cards
+    return Marked(html.replace("<head>", "<head>" + COLOR_SCHEME_META, 1), cards, nonce)
 
 
-def email_parts(ed: Edition, cfg, marked: str, marked_text: str = "", urls: list[str] | None = None,
+def email_parts(ed: Edition, cfg, marked: Marked, marked_text: str = "", urls: list[str] | None = None,
                 max_cards: int | None = None) -> Parts:
     """The marked render cut into Parts; a template without the markers is one ConfigError line."""
     try:
-        return parse_parts(marked, marked_text, [e.paper.id for e in ed.entries], urls=urls,
-                           words=ui.count_words(ed.language, ui.report_mode(cfg)), max_cards=max_cards)
+        return parse_parts(marked.html, marked_text, [e.paper.id for e in ed.entries], nonce=marked.nonce,
+                           urls=urls, words=ui.count_words(ed.language, ui.report_mode(cfg)), max_cards=max_cards)
     except PartsError as e:
         where = override_dir(cfg)
         raise ConfigError(f"templates: email.mjml.j2: {e}; the per-reader markers (<!--nl:…-->, %%NL_…%%) "
@@ -247,9 +268,9 @@ def email_parts(ed: Edition, cfg, marked: str, marked_text: str = "", urls: list
 def build_html(ed: Edition, cfg, allowance: int | None = None, keep_cards: int | None = None) -> tuple[str, list[dict]]:
     """The whole edition's email (every entry, edition order) at a given allowance; `keep_cards`
     full cards at most, the rest title-only."""
-    marked, cards = marked_html(ed, cfg, allowance, dropping=keep_cards is not None and keep_cards < len(ed.entries))
+    marked = marked_html(ed, cfg, allowance, dropping=keep_cards is not None and keep_cards < len(ed.entries))
     parts = email_parts(ed, cfg, marked, max_cards=keep_cards)
-    return assemble(parts, parts.ids).html, cards
+    return assemble(parts, parts.ids).html, marked.cards
 
 
 def size_of(html: str) -> int:
@@ -257,122 +278,26 @@ def size_of(html: str) -> int:
     return wire_size(canonical(html))
 
 
-@dataclass
-class _Attempt:
-    allowance: int | None
-    marked: str
-    cards: list[dict]
-    parts: Parts
-    worst: int
-    dropping: bool
-
-
-class _Budget:
-    """The size search of one edition: every attempt is one render; readers are assembled, not rendered.
-
-    The worst reader has `k` (= reader_max) papers: the largest card fragments (two candidate
-    sets: by UTF-8 bytes, which base64 follows, and by quoted-printable size), with feedback
-    URLs as long as a real reader's can be. Without per-reader selection (reader_max None)
-    everyone gets the whole edition, so that is measured exactly, as before.
-    """
-
-    def __init__(self, ed: Edition, cfg, reader_max: int | None, limit: int):
-        self.ed, self.cfg, self.limit, self.renders = ed, cfg, limit, 0
-        n = len(ed.entries)
-        self.personal = reader_max is not None
-        self.k = n if reader_max is None else max(0, min(reader_max, n))
-        self.feedback = (worst_feedback(cfg.web.public_url, FEEDBACK_TOKEN_RESERVE)
-                         if self.personal and cfg.web.public_url else None)
-
-    def attempt(self, allowance: int | None, dropping: bool = False) -> _Attempt:
-        dropping = dropping or self.k < len(self.ed.entries)
-        marked, cards = marked_html(self.ed, self.cfg, allowance, dropping)
-        self.renders += 1
-        cap = self.k if self.k < len(self.ed.entries) else None
-        parts = email_parts(self.ed, self.cfg, marked, max_cards=cap)
-        return _Attempt(allowance, marked, cards, parts, self.worst(parts), dropping)
-
-    def worst(self, parts: Parts) -> int:
-        if not self.personal:
-            return size_of(assemble(parts, parts.ids).html)
-        sizes = [size_of(assemble(parts, ids, self.feedback).html) for ids in worst_readers(parts, self.k)]
-        longest = max((len(p.encode()) for p in parts.preheaders.values()), default=0)
-        return max(sizes) + int(longest * 1.4) + 4  # any paper's preview line may head a reader's issue
-
-    def fits(self, a: _Attempt) -> bool:
-        return a.worst <= self.limit
-
-    def fewer_cards(self, a: _Attempt) -> _Attempt:
-        """Even key findings alone are too big: the most full cards that fit, the rest title-only."""
-        if not a.dropping:
-            a = self.attempt(a.allowance, dropping=True)
-        lo, hi = 0, self.k
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            a.parts.max_cards = mid
-            if self.worst(a.parts) <= self.limit:
-                lo = mid
-            else:
-                hi = mid - 1
-        a.parts.max_cards = lo
-        a.worst = self.worst(a.parts)
-        return a
-
-
-def worst_readers(parts: Parts, k: int) -> list[list[str]]:
-    """The k papers whose fragments weigh most (cards first, then title-only items), by UTF-8
-    bytes and by quoted-printable size: the biggest issue any reader of k papers can get."""
-    return [_heaviest(parts, k, weigh) for weigh in (lambda b: len(b), lambda b: len(qp_block(b)))]
-
-
-def _heaviest(parts: Parts, k: int, weigh) -> list[str]:
-    m = k if parts.max_cards is None else min(k, parts.max_cards)
-    weights = {kind: {p: weigh((parts.fragment("items", p) + parts.fragment(kind, p)).encode()) for p in parts.ids}
-               for kind in ("cards", "dropped")}
-    carded = sorted(parts.ids, key=lambda p: -weights["cards"][p])[:m]
-    rest = sorted((p for p in parts.ids if p not in carded), key=lambda p: -weights["dropped"][p])
-    return carded + rest[: k - m]
-
-
 def render_email(ed: Edition, cfg, budget: int = HTML_BUDGET, reading: int | None = READING_ALLOWANCE,
                  reader_max: int | None = None) -> EmailResult:
-    """The email under `budget` bytes (minus the personalisation reserve) for EVERY reader, by measurement.
+    """The email under `budget` bytes (minus the personalisation reserve) for EVERY reader, by
+    measurement (newsletter/render/budget.py). `reader_max`: the most papers one reader gets
+    (None: everyone gets the whole edition)."""
 
-    `reader_max`: the most papers one reader gets (None: everyone gets the whole edition).
-    Analyses are first cut to `reading` characters (the phone-length design); only when the
-    worst reader still does not fit is the allowance lowered by bisection; if even allowance 0
-    does not fit, readers get at most `max_cards` full cards and the rest as titles.
-    """
-    b = _Budget(ed, cfg, reader_max, budget - PERSONALIZATION_RESERVE)
-    best = b.attempt(reading)
-    if not b.fits(best):
-        longest = max((len(e.analysis.text) for e in ed.entries if e.analysis), default=0)
-        if reading is not None:
-            longest = min(longest, reading)
-        best = b.attempt(0)
-        if b.fits(best):  # bisection on the allowance: the largest that measures under the limit
-            lo, hi = 0, longest
-            while hi - lo > max(200, longest // 64) and b.renders < 12:
-                mid = (lo + hi) // 2
-                a = b.attempt(mid)
-                if b.fits(a):
-                    best, lo = a, mid
-                else:
-                    hi = mid
-        else:
-            best = b.fewer_cards(best)
-    return _result(ed, best, b.renders)
+    def render(allowance: int | None, dropping: bool) -> tuple[Marked, Parts]:
+        marked = marked_html(ed, cfg, allowance, dropping)
+        return marked, email_parts(ed, cfg, marked)
 
-
-def _result(ed: Edition, a: _Attempt, renders: int) -> EmailResult:
+    fb = worst_feedback(cfg.web.public_url, FEEDBACK_TOKEN_RESERVE) if cfg.web.public_url else None
+    b = Budget(render, len(ed.entries), reader_max, budget - PERSONALIZATION_RESERVE, size_of, fb)
+    a = search(b, reading, max((len(e.analysis.text) for e in ed.entries if e.analysis), default=0))
     whole = assemble(a.parts, a.parts.ids).html
-    cut = [c["id"] for c in a.cards if c["shortened"]]
+    cut = [c["id"] for c in a.marked.cards if c["shortened"]]
     cap = a.parts.max_cards
     return EmailResult(
-        html=whole, size=size_of(whole), marked=a.marked, parts=a.parts, worst=a.worst, renders=renders,
+        html=whole, size=size_of(whole), marked=a.marked, parts=a.parts, worst=a.worst, renders=b.renders,
         allowance=a.allowance if (cut or a.dropping) else None, shortened=cut, max_cards=cap,
-        short=bool(cut) or a.dropping,
-        dropped=[e.paper.id for e in ed.entries[cap:]] if cap is not None else [],
+        short=bool(cut) or a.dropping, dropped=[e.paper.id for e in ed.entries[cap:]] if cap is not None else [],
     )
 
 
