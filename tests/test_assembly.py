@@ -420,3 +420,14 @@ def test_a_readers_issue_on_a_phone_light_and_dark(tmp_path: Path):
             assert r["dark"] is dark and r["worst"][0]["ratio"] >= 4.5, r["worst"][:3]
             fb = b.evaluate("getComputedStyle(document.querySelector('p.fb a')).color")
             assert fb == ("rgb(138, 180, 248)" if dark else "rgb(82, 96, 109)")
+
+
+def test_unreadable_parts_stop_the_send_with_one_line(rendered, monkeypatch):
+    from newsletter.errors import DeliveryError
+
+    monkeypatch.setenv("NEWSLETTER_UNSUBSCRIBE_SECRET", SECRET)
+    ed, r = rendered
+    stale = replace(ed, html=r.html, text=r.text, parts=r.parts.replace('"version":1', '"version":0'))
+    with pytest.raises(DeliveryError, match="stored parts"):
+        message_factory(_cfg(), stale, {"ann@example.org": [ed.entries[0].paper.id]})
+    assert message_factory(_cfg(), stale, {}).subject.endswith("12 篇论文")  # no picks: parts not needed

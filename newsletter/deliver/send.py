@@ -14,6 +14,7 @@ import smtplib
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
+from ..assembly import PartsError
 from ..config import Config
 from ..errors import DeliveryError
 from ..models import Edition, Subscriber
@@ -87,6 +88,9 @@ def message_factory(cfg: Config, edition: Edition, picks: dict[str, list[str]] |
         return MessageFactory(cfg, edition, token_for=token_for, picks=picks, feedback_for=feedback_for)
     except MessageError as e:
         raise DeliveryError(str(e)) from None
+    except PartsError as e:
+        raise DeliveryError(f"edition {edition.date} {edition.profile}: readers' issues cannot be assembled from "
+                            f"its stored parts ({e}); it was rendered by another version of newsletter") from None
 
 
 def send_edition(
