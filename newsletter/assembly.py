@@ -17,8 +17,8 @@ Untrusted text cannot forge any of them. In every format render's sanitiser brea
 (newsletter/render/sanitize.py::neutralize). In HTML text it is escaped (no `<!--`) or cleaned by
 nh3 with comments stripped; but premailer writes attribute values with a raw `<`, so an escaped
 `&lt;!--nl:…` in an href comes out as `<!--nl:…`: hence the NONCE, random per render, which no
-paper can know. Entries are numbered by position, never named by
-a paper id, and `parse_parts` checks every region holds exactly the entries it should.
+paper can know. Entries are numbered by position, never named by a paper id, and `parse_parts`
+checks every region holds exactly the entries it should.
 The per-recipient placeholders (%%NL_NAME%% …, newsletter/placeholders.py) pass through untouched
 for `personalize`.
 """
@@ -99,10 +99,13 @@ class Parts:
 
     @classmethod
     def from_json(cls, s: str) -> Parts:
-        data = json.loads(s)
-        if data.get("version") != FORMAT_VERSION:
-            raise PartsError(f"stored parts have format {data.get('version')}, expected {FORMAT_VERSION}")
-        return cls(**data)
+        try:
+            data = json.loads(s)
+            if data.get("version") != FORMAT_VERSION:
+                raise PartsError(f"stored parts have format {data.get('version')}, expected {FORMAT_VERSION}")
+            return cls(**data)
+        except (ValueError, TypeError, AttributeError) as e:  # PartsError is a ValueError too
+            raise e if isinstance(e, PartsError) else PartsError(f"stored parts are not readable: {e}") from None
 
     def fragment(self, kind: str, paper_id: str) -> str:
         """A paper's HTML fragment ("items", "cards", "dropped") without its slots: what it weighs."""
