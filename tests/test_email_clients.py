@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pytest
 
+from newsletter.assembly import Parts, assemble
 from newsletter.config import Config
 from newsletter.render import render_edition
 from newsletter.render.email import inline_css
@@ -161,7 +162,14 @@ def _extractive():
     return render_edition(ed, _cfg(public_url="")).html
 
 
-EDITIONS = {"reference": _reference, "extractive": _extractive}
+def _personal():
+    """One reader's own issue: three of the papers, one title-only, with "more/less like this" links."""
+    parts = Parts.from_json(render_edition(reference_edition(), _cfg(), reader_max=3).parts)
+    parts.max_cards = 2
+    return assemble(parts, parts.ids[4:7], lambda p, v: f"https://news.example.org/feedback/t.{p}{v}").html
+
+
+EDITIONS = {"reference": _reference, "extractive": _extractive, "personal": _personal}
 
 
 @cache

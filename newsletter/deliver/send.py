@@ -14,6 +14,7 @@ import smtplib
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
+from ..assembly import PartsError
 from ..config import Config
 from ..errors import DeliveryError
 from ..models import Edition, Subscriber
@@ -25,7 +26,7 @@ from .ledger import jobs_to_send, prepare_ledger
 from .message import MessageError, MessageFactory
 from .pacing import RetryPolicy
 from .sender import Sender
-from .tokens import make_token, secret_from_env
+from .tokens import feedback_url, make_feedback_token, make_token, secret_from_env
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,10 @@ def smtp_target(stack: ExitStack, cfg: Config) -> tuple[SMTPParams, str]:
     return smtp_params(cfg, host=server.host, port=server.port), f"the embedded sink ({outbox})"
 
 
-def message_factory(cfg: Config, edition: Edition) -> MessageFactory:
-    """The edition's constant message parts, with signed unsubscribe links when a secret is set."""
+def message_factory(cfg: Config, edition: Edition, picks: dict[str, list[str]] | None = None) -> MessageFactory:
+    """The edition's constant message parts, with signed unsubscribe links when a secret is set,
+    and each reader's own issue from `picks` (email -> paper ids) with signed feedback links
+    when `[web] public_url` is set too."""
     secret = secret_from_env(cfg)
     if cfg.web.public_url and not secret:
         raise DeliveryError(
@@ -74,10 +77,20 @@ def message_factory(cfg: Config, edition: Edition) -> MessageFactory:
             "set it to a long random string so one-click unsubscribe links can be signed"
         )
     token_for = (lambda email: make_token(secret, email, edition.profile)) if secret else None
+    feedback_for = None
+    if secret and cfg.web.public_url:
+        public_url = cfg.web.public_url
+
+        def feedback_for(email: str, paper_id: str, vote: int) -> str:
+            return feedback_url(public_url, make_feedback_token(secret, email, edition.profile, paper_id, vote))
+
     try:
-        return MessageFactory(cfg, edition, token_for=token_for)
+        return MessageFactory(cfg, edition, token_for=token_for, picks=picks, feedback_for=feedback_for)
     except MessageError as e:
         raise DeliveryError(str(e)) from None
+    except PartsError as e:
+        raise DeliveryError(f"edition {edition.date} {edition.profile}: readers' issues cannot be assembled from "
+                            f"its stored parts ({e}); it was rendered by another version of newsletter") from None
 
 
 def send_edition(
@@ -90,7 +103,7 @@ def send_edition(
         raise DeliveryError(f"edition {edition.date} {edition.profile} is not in the store")
     if not (edition.html or edition.text):
         raise DeliveryError(f"edition {edition.date} {edition.profile} is not rendered yet; run the render stage")
-    factory = message_factory(cfg, edition)
+    factory = message_factory(cfg, edition, store.get_picks(edition.id))
     report = SendReport(edition_id=edition.id)
     prepare_ledger(store, edition, subscribers, factory.domain)
     jobs = jobs_to_send(store, edition.id, subscribers, policy, edition.profile)
@@ -126,7 +139,8 @@ def send_edition(
 
 def send_test_copy(cfg: Config, edition: Edition, email: str) -> str:
     """One copy of the edition to `email`, outside the ledger (nobody else is mailed, nothing is
-    recorded as sent): to see the issue in a real mailbox before going live. Returns where it went."""
+    recorded as sent): to see the issue in a real mailbox before going live. It is the whole
+    edition (every entry), not any reader's own selection. Returns where it went."""
     from .connection import ConnectFailed, Connection, Fatal
     from .message import new_message_id
 

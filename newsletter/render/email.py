@@ -6,10 +6,18 @@ quoted-printable and base64 (newsletter.mime.wire_size), what goes out when the 
 announce 8BITMIME; 8bit, when it does, is never bigger. CJK text is ~1.35x its UTF-8 size there.
 When the full analyses do not fit, every analysis is
 cut to its key sections under one common character allowance, the largest allowance that
-measures under the budget (found by bisection on real renders); if even key findings alone
-do not fit, the last cards become a title list. The complete report then travels as an
-attachment and, with `[web] public_url`, each shortened card links to the archive page.
-MJML and premailer run once per edition; recipients only get placeholders substituted.
+measures under the budget (found by bisection on real renders, newsletter/render/budget.py);
+if even key findings alone do not fit, the last cards become a title list. The complete report
+then travels as an attachment and, with `[web] public_url`, each shortened card links to the
+archive page.
+
+Each reader gets their own issue (their papers of the edition, their order): the template is
+rendered once with every entry as list item, card and title-only item between markers
+(`marked_html`), cut into per-paper fragments (`email_parts`, newsletter.assembly.Parts) and
+joined per reader at send time. The budget holds for the biggest issue any reader can get.
+MJML and premailer run once per edition and budget attempt (`mjml_calls` counts them), never per
+reader; recipients only get fragments joined and placeholders substituted. With `[web]
+public_url` each card ends with the reader's signed "more like this / less like this" links.
 
 Layout for a phone reader: the papers come first, as ONE compact list (rank, title, one-line
 takeaway), then a short executive-summary excerpt, then the cards. A card shows the key findings
@@ -22,22 +30,29 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from markupsafe import Markup, escape
 
+from ..assembly import Parts, PartsError, assemble, parse_parts, slot, worst_feedback
+from ..errors import ConfigError
 from ..mime import canonical, wire_size
 from ..models import Edition, EditionEntry
-from ..templating import loader, override_dir, override_names, reporting
+from ..templating import PACKAGE_TEMPLATES, loader, override_dir, override_names, reporting
 from . import ui
+from .budget import Budget, search
 from .digest import clip_columns, leading_notice, shorten_analysis, summary_excerpt, takeaway
 from .markdown import anchor
 from .sanitize import md_inline, md_to_html, neutralize, one_line
 
 HTML_BUDGET = 100_000  # bytes of the HTML part as transmitted (encoded); Gmail clips at ~102 KB
 PERSONALIZATION_RESERVE = 1_500  # room for the longest name + unsubscribe URL substituted later
+# characters of a feedback token ("more/less like this" links, two per card) a reader's issue
+# is measured with: a list name, an address of ~100 characters, a paper id and the signature
+FEEDBACK_TOKEN_RESERVE = 200
 SHORTENED_MARK = "nl-shortened"  # an id in the HTML of a shortened edition (see is_shortened)
 # Characters of analysis a card shows (key sections first). A phone reader scrolls the whole
 # email; ten papers at ~500 characters each keep it to a few screens per paper, and the full
@@ -55,11 +70,16 @@ PREHEADER_WHITE = re.compile(r'(<div style="display:none;[^"]*?)color:#ffffff;')
 
 @dataclass
 class EmailResult:
-    html: str
-    size: int  # bytes on the wire (see size_of), placeholders unsubstituted
+    html: str  # the whole edition assembled (every entry, edition order)
+    size: int  # bytes on the wire (see size_of) of `html`, placeholders unsubstituted
+    marked: Marked | None = None  # the one render every reader's issue is cut from (newsletter.assembly)
+    parts: Parts | None = None  # `marked` cut (HTML only; render/__init__ adds the text part)
+    worst: int = 0  # bytes on the wire of the biggest issue any reader can get
     shortened: list[str] = field(default_factory=list)  # paper ids whose analysis was cut
-    dropped: list[str] = field(default_factory=list)  # paper ids shown only as a title
+    dropped: list[str] = field(default_factory=list)  # paper ids `html` shows only as a title
     allowance: int | None = None  # characters of analysis kept per paper; None = all
+    max_cards: int | None = None  # full cards one reader gets at most; None = all
+    short: bool = False  # something is cut or title-only for some reader (report note, attachment)
     renders: int = 1  # how many full renders the measurement took
 
 
@@ -129,14 +149,22 @@ def trusted(s: str) -> Markup:
     return Markup(escape(s))
 
 
-def _mjml_source(ed: Edition, cfg, allowance: int | None, keep_cards: int | None) -> tuple[str, list[dict]]:
+def preheader_of(c: dict) -> str:
+    """The inbox preview line when this paper is the reader's top one: its takeaway, named."""
+    if not c["takeaway"]:
+        return ""
+    name = c["title"].split(":")[0] if ":" in c["title"][:40] else ""
+    return clip_columns(f"{name}: {c['takeaway']}" if name else c["takeaway"], 150)
+
+
+def _mjml_source(ed: Edition, cfg, allowance: int | None, dropping: bool, nonce: str) -> tuple[str, list[dict]]:
+    """The MJML of the marked render: every entry as list item, card and title-only item, the
+    per-reader values as slots (newsletter.assembly). `dropping`: some reader gets title-only items."""
     lang = ed.language
     s = ui.strings(lang)
     full_url = ui.archive_url(cfg, ed.date, ed.profile)
-    entries = ed.entries if keep_cards is None else ed.entries[:keep_cards]
-    cards = [card(e, lang, allowance, full_url) for e in entries]
-    dropped = [card(e, lang, 0, full_url) for e in ed.entries[len(entries):]]
-    shortened = any(c["shortened"] for c in cards) or bool(dropped)
+    cards = [card(e, lang, allowance, full_url) for e in ed.entries]
+    shortened = any(c["shortened"] for c in cards) or dropping
     mode = ui.report_mode(cfg)
     attached = mode in ("html", "markdown")
     notice, summary = leading_notice(ed.summary)
@@ -144,13 +172,8 @@ def _mjml_source(ed: Edition, cfg, allowance: int | None, keep_cards: int | None
     summary = summary.strip()
     # the excerpt only when the full summary is one tap away (archive) or attached; else it all
     excerpt = (summary_excerpt(summary) if shortened or full_url else summary) if summary else ""
-    top = next((c for c in cards + dropped if c["takeaway"]), None)
-    # the inbox preview line: the day's top takeaway, not our own boilerplate
-    if top:
-        name = top["title"].split(":")[0] if ":" in top["title"][:40] else ""
-        preheader = clip_columns(f"{name}: {top['takeaway']}" if name else top["takeaway"], 150)
-    else:
-        preheader = clip_columns(one_line(re.sub(r"[#*_`>\[\]]", "", excerpt)), 150) if excerpt else one_line(ed.title)
+    # the inbox preview line: the reader's top takeaway, not our own boilerplate; else the summary
+    fallback = clip_columns(one_line(re.sub(r"[#*_`>\[\]]", "", excerpt)), 150) if excerpt else one_line(ed.title)
     more = ""
     if excerpt and excerpt != summary and excerpt != one_line(summary):
         more = s["summary_attached"] if shortened and attached else s["summary_more"] if full_url else ""
@@ -160,21 +183,24 @@ def _mjml_source(ed: Edition, cfg, allowance: int | None, keep_cards: int | None
         lang=lang,
         title=one_line(ed.title),
         heading=pt,
-        preheader=preheader,
+        preheader=Markup(slot("PREHEADER")),
+        preheaders=[preheader_of(c) for c in cards] + [fallback],
         fonts=Markup(ui.FONT_STACK.replace('"', "'")),
         mono=Markup(ui.MONO_STACK.replace('"', "'")),
         ui={k: trusted(v) for k, v in s.items()},
-        subline=f"{ed.date.isoformat()} · {ui.count_papers(len(ed.entries), lang)}",
-        intro=ui.intro(len(ed.entries), lang),
+        subline=Markup(f"{escape(ed.date.isoformat())} · {slot('COUNT')}"),
+        intro=Markup(slot("INTRO")),
         shortened_note=trusted(note) if note else "",
         summary_html=Markup(md_to_html(excerpt)) if excerpt else "",
         summary_more=trusted(more) if more else "",
-        cards=cards,
-        dropped=dropped,
-        dropped_note=trusted(s["cards_dropped" if attached else f"cards_dropped_{mode}"].format(n=len(dropped))),
+        cards=[{**c, "rank": Markup(slot("RANK"))} for c in cards],
+        dropped=cards,
+        dropped_note=Markup(slot("DROPPED_NOTE")),
+        feedback=bool(full_url),
         why=trusted(s["why"].replace("{profile}", str(escape(neutralize(pt))))),
         archive_url=full_url,
         body_class=f"nl {SHORTENED_MARK}" if shortened else "nl",
+        nl=nonce,
     )
     return html, cards
 
@@ -193,13 +219,58 @@ def inline_css(html: str) -> str:
     ).transform()
 
 
-def build_html(ed: Edition, cfg, allowance: int | None = None, keep_cards: int | None = None) -> tuple[str, list[dict]]:
-    """One full render (MJML + premailer) at a given analysis allowance."""
+_MJML_CALLS = [0]
+
+
+def mjml(src: str) -> str:
+    """mjml2html, counted: it runs per edition and budget attempt, never per reader (see mjml_calls)."""
     from mjml import mjml2html
 
-    src, cards = _mjml_source(ed, cfg, allowance, keep_cards)
-    html = inline_css(PREHEADER_WHITE.sub(r"\1mso-hide:all;", mjml2html(src), count=1))
-    return html.replace("<head>", "<head>" + COLOR_SCHEME_META, 1), cards
+    _MJML_CALLS[0] += 1
+    return mjml2html(src)
+
+
+def mjml_calls() -> int:
+    """How many MJML renders this process made (tests check readers never add one)."""
+    return _MJML_CALLS[0]
+
+
+@dataclass
+class Marked:
+    """One full render with markers (newsletter.assembly) and what it was rendered with."""
+
+    html: str
+    cards: list[dict]
+    nonce: str  # the markers' nonce: random per render, so no paper can write one
+
+
+def marked_html(ed: Edition, cfg, allowance: int | None = None, dropping: bool = False) -> Marked:
+    """One full render (MJML + premailer) with markers, at a given analysis allowance."""
+    nonce = secrets.token_hex(8)
+    src, cards = _mjml_source(ed, cfg, allowance, dropping, nonce)
+    html = inline_css(PREHEADER_WHITE.sub(r"\1mso-hide:all;", mjml(src), count=1))
+    return Marked(html.replace("<head>", "<head>" + COLOR_SCHEME_META, 1), cards, nonce)
+
+
+def email_parts(ed: Edition, cfg, marked: Marked, marked_text: str = "", urls: list[str] | None = None,
+                max_cards: int | None = None) -> Parts:
+    """The marked render cut into Parts; a template without the markers is one ConfigError line."""
+    try:
+        return parse_parts(marked.html, marked_text, [e.paper.id for e in ed.entries], nonce=marked.nonce,
+                           urls=urls, words=ui.count_words(ed.language, ui.report_mode(cfg)), max_cards=max_cards)
+    except PartsError as e:
+        where = override_dir(cfg)
+        raise ConfigError(f"templates: email.mjml.j2: {e}; the per-reader markers (<!--nl:…-->, %%NL_…%%) "
+                          f"must stay as in the package's copy ({PACKAGE_TEMPLATES})"
+                          + (f"; compare your override in {where}" if where else "")) from None
+
+
+def build_html(ed: Edition, cfg, allowance: int | None = None, keep_cards: int | None = None) -> tuple[str, list[dict]]:
+    """The whole edition's email (every entry, edition order) at a given allowance; `keep_cards`
+    full cards at most, the rest title-only."""
+    marked = marked_html(ed, cfg, allowance, dropping=keep_cards is not None and keep_cards < len(ed.entries))
+    parts = email_parts(ed, cfg, marked, max_cards=keep_cards)
+    return assemble(parts, parts.ids).html, marked.cards
 
 
 def size_of(html: str) -> int:
@@ -207,56 +278,26 @@ def size_of(html: str) -> int:
     return wire_size(canonical(html))
 
 
-def render_email(ed: Edition, cfg, budget: int = HTML_BUDGET, reading: int | None = READING_ALLOWANCE) -> EmailResult:
-    """The email HTML under `budget` bytes (minus the personalisation reserve), by measurement.
+def render_email(ed: Edition, cfg, budget: int = HTML_BUDGET, reading: int | None = READING_ALLOWANCE,
+                 reader_max: int | None = None) -> EmailResult:
+    """The email under `budget` bytes (minus the personalisation reserve) for EVERY reader, by
+    measurement (newsletter/render/budget.py). `reader_max`: the most papers one reader gets
+    (None: everyone gets the whole edition)."""
 
-    Analyses are first cut to `reading` characters (the phone-length design); only when that
-    still does not fit the budget is the allowance lowered further by measurement.
-    """
-    limit = budget - PERSONALIZATION_RESERVE
-    html, cards = build_html(ed, cfg, allowance=reading)
-    cut = any(c["shortened"] for c in cards)
-    if size_of(html) <= limit:
-        return EmailResult(html=html, size=size_of(html), allowance=reading if cut else None,
-                           shortened=[c["id"] for c in cards if c["shortened"]])
-    renders = 1
-    longest = max((len(e.analysis.text) for e in ed.entries if e.analysis), default=0)
-    if reading is not None:
-        longest = min(longest, reading)
-    lo_html, lo_cards = build_html(ed, cfg, allowance=0)
-    renders += 1
-    if size_of(lo_html) <= limit:
-        # bisection on the allowance: the largest that measures under the limit
-        best, best_cards, best_a = lo_html, lo_cards, 0
-        lo, hi = 0, longest
-        while hi - lo > max(200, longest // 64) and renders < 12:
-            mid = (lo + hi) // 2
-            h, c = build_html(ed, cfg, allowance=mid)
-            renders += 1
-            if size_of(h) <= limit:
-                best, best_cards, best_a, lo = h, c, mid, mid
-            else:
-                hi = mid
-        return EmailResult(
-            html=best, size=size_of(best), allowance=best_a, renders=renders,
-            shortened=[c["id"] for c in best_cards if c["shortened"]],
-        )
-    # even key findings alone are too big: keep the first cards, list the rest by title
-    lo, hi = 0, len(ed.entries)
-    best, best_cards, keep = build_html(ed, cfg, allowance=0, keep_cards=0)[0], [], 0
-    renders += 1
-    while lo < hi and renders < 20:
-        mid = (lo + hi + 1) // 2
-        h, c = build_html(ed, cfg, allowance=0, keep_cards=mid)
-        renders += 1
-        if size_of(h) <= limit:
-            best, best_cards, keep, lo = h, c, mid, mid
-        else:
-            hi = mid - 1
+    def render(allowance: int | None, dropping: bool) -> tuple[Marked, Parts]:
+        marked = marked_html(ed, cfg, allowance, dropping)
+        return marked, email_parts(ed, cfg, marked)
+
+    fb = worst_feedback(cfg.web.public_url, FEEDBACK_TOKEN_RESERVE) if cfg.web.public_url else None
+    b = Budget(render, len(ed.entries), reader_max, budget - PERSONALIZATION_RESERVE, size_of, fb)
+    a = search(b, reading, max((len(e.analysis.text) for e in ed.entries if e.analysis), default=0))
+    whole = assemble(a.parts, a.parts.ids).html
+    cut = [c["id"] for c in a.marked.cards if c["shortened"]]
+    cap = a.parts.max_cards
     return EmailResult(
-        html=best, size=size_of(best), allowance=0, renders=renders,
-        shortened=[c["id"] for c in best_cards if c["shortened"]],
-        dropped=[e.paper.id for e in ed.entries[keep:]],
+        html=whole, size=size_of(whole), marked=a.marked, parts=a.parts, worst=a.worst, renders=b.renders,
+        allowance=a.allowance if (cut or a.dropping) else None, shortened=cut, max_cards=cap,
+        short=bool(cut) or a.dropping, dropped=[e.paper.id for e in ed.entries[cap:]] if cap is not None else [],
     )
 
 

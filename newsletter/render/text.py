@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 
+from ..assembly import link_slot, slot, text_mark
 from ..models import Edition
 from . import ui
 from .digest import display_width, leading_notice, summary_excerpt, takeaway
 from .markdown import anchor
-from .sanitize import md_to_text, one_line, tex_readable
+from .sanitize import md_to_text, neutralize, one_line, tex_readable
 
 WIDTH = 76
 _LINK = re.compile(r"!?\[([^\]\n]*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
@@ -27,29 +28,46 @@ _SAFE_URL = re.compile(r"^(https?://|mailto:)", re.IGNORECASE)
 
 
 class Links:
-    """Numbered link references shared by one text part."""
+    """The link table of one text part. References are slots (`%%NL_L<j>%%`) that each reader's
+    assembly numbers [1], [2] … by first appearance (newsletter.assembly)."""
 
     def __init__(self) -> None:
         self.urls: list[str] = []
 
     def ref(self, url: str) -> str:
+        url = neutralize("".join(url.split()))  # one line, never a placeholder or a marker
         if url not in self.urls:
             self.urls.append(url)
-        return f"[{self.urls.index(url) + 1}]"
+        return link_slot(self.urls.index(url))
+
+
+# display width of a slot once filled: a rank ("10"), a list number ("10. "), a reference ("[10]")
+_SLOT_WIDTH = {"RANK": 2, "NUM": 4}
+_SLOT = re.compile(r"%%NL_([A-Z_]+)\d*%%")
+
+
+def _width(s: str) -> int:
+    if "%%" in s:
+        return sum(_SLOT_WIDTH.get(m.group(1), 4) for m in _SLOT.finditer(s)) + _width(_SLOT.sub("", s))
+    return sum(display_width(c) for c in s)
+
+
+_CJK = "\u2e80-\u9fff\uac00-\ud7af\uff00-\uffef"
+# a slot is one unbreakable token; a lone % is part of its word
+_TOKENS = re.compile(rf"%%NL_[A-Z_]+\d*%%|\s+|[{_CJK}]|(?:[^\s{_CJK}%]|%(?!%NL_))+|%")
 
 
 def wrap(line: str, width: int = WIDTH, indent: str = "", first: str | None = None) -> list[str]:
     """Wrap one paragraph by display width; break at spaces, or between CJK characters."""
     first = indent if first is None else first
     out: list[str] = []
-    cur, cur_w = first, len(first)
-    for token in re.findall(r"\s+|[\u2e80-\u9fff\uac00-\ud7af\uff00-\uffef]|[^\s\u2e80-\u9fff\uac00-\ud7af\uff00-\uffef]+",
-                            line):
+    cur, cur_w = first, _width(first)
+    for token in _TOKENS.findall(line):
         if token.isspace():
             token = " "
-        tw = sum(display_width(c) for c in token)
-        if tw > width - len(indent) and "://" not in token:  # a very long word: cut it, URLs stay whole
-            for ch in token:
+        tw = _width(token)
+        if tw > width - len(indent) and "://" not in token and not token.startswith("%%"):
+            for ch in token:  # a very long word: cut it, URLs stay whole
                 if cur_w + display_width(ch) > width and cur.strip():
                     out.append(cur.rstrip())
                     cur, cur_w = indent, len(indent)
@@ -126,61 +144,83 @@ def markdown_text(md: str, links: Links, indent: str = "") -> list[str]:
     return out
 
 
-def render_text(ed: Edition, cfg=None, shortened: dict[str, str] | None = None, full_url: str = "") -> str:
-    """The plain-text part. `shortened` maps paper id → the analysis text the email shows."""
+def marked_text(ed: Edition, cfg=None, *, short: bool = False, cut: dict[str, str] | None = None,
+                full_url: str = "") -> tuple[str, list[str]]:
+    """The plain-text part with every entry as list item, card and title-only item between marker
+    lines, per-reader values as slots (newsletter.assembly), and its link table.
+
+    `short`: the edition is shortened (the report note, the summary excerpt); `cut` maps a paper
+    id to the analysis its card shows when the allowance cut it.
+    """
     s = ui.strings(ed.language)
     links = Links()
-    title = one_line(ed.title)
-    out = [title, "=" * min(WIDTH, sum(display_width(c) for c in title)), ""]
-    out.append(f"{ed.date.isoformat()} · {ui.count_papers(len(ed.entries), ed.language)}")
-    out += ["", f"{s['hello']} {ui.intro(len(ed.entries), ed.language)}"]
+    out = _head(ed, cfg, s, short)
+    out += [text_mark("items")]
+    for i, e in enumerate(ed.entries):  # the papers first: one compact list, title and one-line takeaway
+        out += [text_mark(f"items:{i}"), *wrap(md_to_text(one_line(e.paper.title)), first=slot("NUM"), indent="    ")]
+        tk = takeaway(e)
+        if tk:
+            out += wrap(md_to_text(tk), indent="    ")
+    out += [text_mark("/items")]
     notice, summary = leading_notice(ed.summary)
-    if notice:
-        out += wrap(notice)
-    if shortened and s[f"report_{ui.report_mode(cfg)}"]:
-        out += wrap(s[f"report_{ui.report_mode(cfg)}"])
-    if ed.entries:  # the papers first: one compact list, title and one-line takeaway
-        out += [""]
-        for i, e in enumerate(ed.entries, start=1):
-            out += wrap(md_to_text(one_line(e.paper.title)), first=f"{i:>2}. ", indent="    ")
-            tk = takeaway(e)
-            if tk:
-                out += wrap(md_to_text(tk), indent="    ")
     if summary.strip():
-        excerpt = summary_excerpt(summary) if shortened is not None or full_url else summary
+        excerpt = summary_excerpt(summary) if short or full_url else summary
         if excerpt:
             out += ["", "", s["summary"].upper(), "-" * 20, ""]
             out += markdown_text(excerpt, links)
-    for i, e in enumerate(ed.entries, start=1):
-        p, a = e.paper, e.analysis
-        out += ["", "", "=" * 40, ""]
-        out += wrap(md_to_text(one_line(p.title)), first=f"#{i} ", indent="   ")
-        out += wrap(md_to_text(ui.short_authors([one_line(x) for x in p.authors], ed.language)), indent="   ")
-        out.append(f"   {', '.join(p.categories)} · {p.published.date().isoformat()}")
-        kind = a.kind if a and (a.text.strip() or a.key_findings) else "none"
-        out += wrap(f"[{s[f'kind_{kind}']}]", indent="   ")
-        if a and a.key_findings:
-            out += ["", f"   {s['key_findings']}:"]
-            for k in a.key_findings:
-                if one_line(k):
-                    out += wrap(_inline(md_to_text(one_line(k)), links), first="   - ", indent="     ")
-        text = a.text if a else ""
-        if shortened is not None and p.id in shortened:
-            text = shortened[p.id]
-        if text.strip():
-            out += ["", f"   {s['analysis']}:", ""]
-            out += markdown_text(text, links, indent="   ")
-        if shortened is not None and p.id in shortened:
-            note = s["shortened"] + (f" {s['read_full']}: {links.ref(f'{full_url}#{anchor(p)}')}"
-                                     if full_url else "")
-            out += ["", *wrap(note, indent="   ")]
-        pdf = p.pdf_url or f"https://arxiv.org/pdf/{p.versioned_id}"
-        out += ["", f"   {s['pdf']}: {links.ref(pdf)}  {s['arxiv']}: {links.ref(p.abs_url)}"]
-    out += ["", "", "-- ", *wrap(s["why"].replace("{profile}", ui.profile_title(ed.title, ed.profile)))]
+    out += [text_mark("cards")]
+    for i, e in enumerate(ed.entries):
+        out += [text_mark(f"cards:{i}"), *_card(e, ed.language, links, (cut or {}).get(e.paper.id), full_url)]
+    out += [text_mark("/cards"), text_mark("dropped"), "", "", slot("DROPPED_NOTE"), "", text_mark("ditems")]
+    for i, e in enumerate(ed.entries):
+        title = f"{md_to_text(one_line(e.paper.title))} {links.ref(e.paper.abs_url)}"
+        out += [text_mark(f"ditems:{i}"), *wrap(title, first=slot("NUM"), indent="    ")]
+    out += [text_mark("/ditems"), text_mark("/dropped")]
+    out += ["", "", "-- ", *wrap(s["why"].replace("{profile}", md_to_text(ui.profile_title(ed.title, ed.profile))))]
     out.append(f"{s['unsubscribe']}: %%NL_UNSUBSCRIBE_URL%%")
     if full_url:
         out.append(f"{s['archive']}: {full_url}")
-    if links.urls:
-        out += ["", "Links:"]
-        out += [f"[{n}] {u}" for n, u in enumerate(links.urls, start=1)]
-    return "\n".join(out) + "\n"
+    out[-1] += slot("LINKS")  # "Links:" and the reader's numbered URLs
+    return "\n".join(out) + "\n", links.urls
+
+
+def _head(ed: Edition, cfg, s: dict[str, str], short: bool) -> list[str]:
+    title = one_line(ed.title)
+    out = [title, "=" * min(WIDTH, sum(display_width(c) for c in title)), ""]
+    out += [f"{ed.date.isoformat()} · {slot('COUNT')}", "", f"{s['hello']} {slot('INTRO')}"]
+    notice, _ = leading_notice(ed.summary)
+    if notice:
+        out += wrap(md_to_text(notice))
+    if short and s[f"report_{ui.report_mode(cfg)}"]:
+        out += wrap(s[f"report_{ui.report_mode(cfg)}"])
+    return out + ([""] if ed.entries else [])
+
+
+def _card(e, lang: str, links: Links, cut: str | None, full_url: str) -> list[str]:
+    """One paper's card: rank, title, authors, kind, key findings, analysis, links, feedback."""
+    s = ui.strings(lang)
+    p, a = e.paper, e.analysis
+    out = ["", "", "=" * 40, ""]
+    out += wrap(md_to_text(one_line(p.title)), first=f"#{slot('RANK')} ", indent="   ")
+    out += wrap(md_to_text(ui.short_authors([one_line(x) for x in p.authors], lang)), indent="   ")
+    out.append(f"   {md_to_text(', '.join(p.categories))} · {p.published.date().isoformat()}")
+    kind = a.kind if a and (a.text.strip() or a.key_findings) else "none"
+    out += wrap(f"[{s[f'kind_{kind}']}]", indent="   ")
+    if a and a.key_findings:
+        out += ["", f"   {s['key_findings']}:"]
+        for k in a.key_findings:
+            if one_line(k):
+                out += wrap(_inline(md_to_text(one_line(k)), links), first="   - ", indent="     ")
+    text = cut if cut is not None else (a.text if a else "")
+    if text.strip():
+        out += ["", f"   {s['analysis']}:", ""]
+        out += markdown_text(text, links, indent="   ")
+    if cut is not None:
+        note = s["shortened"] + (f" {s['read_full']}: {links.ref(f'{full_url}#{anchor(p)}')}" if full_url else "")
+        out += ["", *wrap(note, indent="   ")]
+    pdf = p.pdf_url or f"https://arxiv.org/pdf/{p.versioned_id}"
+    out += ["", f"   {s['pdf']}: {links.ref(pdf)}  {s['arxiv']}: {links.ref(p.abs_url)}"]
+    if full_url:  # "more / less like this": the reader's own signed links, filled per reader
+        out += [text_mark("fb"), f"   {s['more_like']}: {slot('FB_UP')}  {s['less_like']}: {slot('FB_DOWN')}",
+                text_mark("/fb")]
+    return out

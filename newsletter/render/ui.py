@@ -46,6 +46,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "cards_dropped": "{n} more papers are in the attached report:",
         "cards_dropped_archive": "{n} more papers are in the archive:",
         "cards_dropped_none": "{n} more papers:",
+        "cards_dropped_one": "1 more paper is in the attached report:",
+        "cards_dropped_archive_one": "1 more paper is in the archive:",
+        "cards_dropped_none_one": "1 more paper:",
+        "more_like": "More like this",
+        "less_like": "Less like this",
     },
     "zh": {
         "hello": "%%NL_NAME%%，您好：",
@@ -81,6 +86,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "cards_dropped": "另有 {n} 篇论文见附件中的完整报告：",
         "cards_dropped_archive": "另有 {n} 篇论文见网页存档：",
         "cards_dropped_none": "另有 {n} 篇论文：",
+        "cards_dropped_one": "另有 1 篇论文见附件中的完整报告：",
+        "cards_dropped_archive_one": "另有 1 篇论文见网页存档：",
+        "cards_dropped_none_one": "另有 1 篇论文：",
+        "more_like": "更多类似",
+        "less_like": "减少类似",
     },
 }
 
@@ -100,6 +110,18 @@ def count_papers(n: int, language: str) -> str:
 def intro(n: int, language: str) -> str:
     s = strings(language)
     return s["nothing"] if n == 0 else s["intro_one"] if n == 1 else s["intro"].format(n=n)
+
+
+def count_words(language: str, mode: str) -> dict[str, str]:
+    """The per-reader counts as forms with "{n}" (newsletter.assembly fills them per reader):
+    the subline's count, the intro sentence and the title-only section's note (`mode`: report_mode)."""
+    s = strings(language)
+    key = "cards_dropped" if mode in ("html", "markdown") else f"cards_dropped_{mode}"
+    return {
+        "count": f"{{n}} {s['papers']}", "count_one": f"1 {s['paper']}",
+        "intro": s["intro"], "intro_one": s["intro_one"], "intro_zero": s["nothing"],
+        "dropped": s[key], "dropped_one": s[f"{key}_one"],
+    }
 
 
 _DATE_SUFFIX = re.compile(r"\s*[-–—·|:]\s*\d{4}-\d{2}-\d{2}\s*$")

@@ -63,7 +63,7 @@ def find_recipient(cfg, email: str | None) -> Recipient:
 
 def _message(store, cfg, ed: Edition, who: Recipient):
     """The recipient's exact message as the delivery code builds it."""
-    factory = message_factory(cfg, ed)
+    factory = message_factory(cfg, ed, store.get_picks(ed.id) if ed.id is not None else None)
     mid = ""
     if ed.id is not None:
         for d in store.deliveries(ed.id):

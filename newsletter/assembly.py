@@ -1,0 +1,392 @@
+"""Each reader's issue from one render: per-paper fragments cut once, joined per reader.
+
+Render runs MJML and premailer ONCE per edition (and language), with every entry as a list item,
+a card and a title-only "dropped" item, each wrapped in markers; `parse_parts` cuts that output
+into a `Parts` (stored with the edition as JSON). Deliver calls `assemble(parts, ids)` per reader:
+a few hundred string joins, no parsing, no template, no CSS (~0.1 ms for ten papers).
+
+Markers (written by render, read here):
+
+    HTML  <!--nl:NONCE:NAME-->      regions: items, cards, dropped, ditems, fb, pre
+          <!--nl:NONCE:NAME:I-->    entry I (the edition's I-th paper) of a region
+    text  %%NL_PART NAME%%  and  %%NL_PART NAME:I%%    one line each
+    both  %%NL_SLOT%%               per-reader values: RANK, NUM, COUNT, INTRO, PREHEADER,
+                                    DROPPED_NOTE, FB_UP, FB_DOWN, LINKS; %%NL_L<j>%% is text link j
+
+Untrusted text cannot forge any of them. In every format render's sanitiser breaks each `%%`
+(newsletter/render/sanitize.py::neutralize). In HTML text it is escaped (no `<!--`) or cleaned by
+nh3 with comments stripped; but premailer writes attribute values with a raw `<`, so an escaped
+`&lt;!--nl:…` in an href comes out as `<!--nl:…`: hence the NONCE, random per render, which no
+paper can know. Entries are numbered by position, never named by a paper id, and `parse_parts`
+checks every region holds exactly the entries it should.
+The per-recipient placeholders (%%NL_NAME%% …, newsletter/placeholders.py) pass through untouched
+for `personalize`.
+"""
+
+from __future__ import annotations
+
+import html as _html
+import json
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+# slots: a piece of a fragment is a str (literal), a slot below, or (text only) an int j >= 0:
+# the reference "[n]" to link j of Parts.urls, numbered per reader by first appearance
+RANK, NUM, COUNT, INTRO, PREHEADER, DROPPED_NOTE, FB_UP, FB_DOWN, LINKS = range(-1, -10, -1)
+ITEMS, CARDS, DROPPED, DITEMS, FEEDBACK = range(-10, -15, -1)
+SLOTS = {"RANK": RANK, "NUM": NUM, "COUNT": COUNT, "INTRO": INTRO, "PREHEADER": PREHEADER,
+         "DROPPED_NOTE": DROPPED_NOTE, "FB_UP": FB_UP, "FB_DOWN": FB_DOWN, "LINKS": LINKS, "ITEMS": ITEMS,
+         "CARDS": CARDS, "DROPPED": DROPPED, "DITEMS": DITEMS, "FEEDBACK": FEEDBACK}
+SLOT_RE = re.compile(r"%%NL_(?:(" + "|".join(SLOTS) + r")|L(\d+))%%")
+# what a finished fragment may still hold: only the per-recipient placeholders
+_LEFTOVER = re.compile(r"%%NL_(?!(?:NAME|EMAIL|UNSUBSCRIBE_URL)%%)")
+FORMAT_VERSION = 1
+
+Piece = str | int
+Feedback = Callable[[str, int], "str | None"]
+
+
+def slot(name: str) -> str:
+    """The token render writes where a per-reader value goes (e.g. slot("RANK"))."""
+    return f"%%NL_{name}%%"
+
+
+def link_slot(j: int) -> str:
+    """The token for the text part's link j (of the render's URL table)."""
+    return f"%%NL_L{j}%%"
+
+
+def html_mark(name: str, nonce: str) -> str:
+    return f"<!--nl:{nonce}:{name}-->"
+
+
+def text_mark(name: str) -> str:
+    """A marker line of the text part (render writes it as a line of its own)."""
+    return f"%%NL_PART {name}%%"
+
+
+class PartsError(ValueError):
+    """The marked render does not have the markers where they must be (e.g. an old template override)."""
+
+
+@dataclass
+class Parts:
+    """Everything needed to assemble any reader's HTML and text from one render."""
+
+    ids: list[str]  # the edition's papers in rank order
+    html: list[Piece]  # the skeleton: head, list, summary, cards, dropped section, footer, as slots
+    text: list[Piece]
+    items_html: dict[str, list[Piece]]  # paper id -> its compact-list <li>
+    cards_html: dict[str, list[Piece]]  # paper id -> its card section (RANK and FEEDBACK slots)
+    dropped_html: dict[str, list[Piece]]  # paper id -> its title-only <li>
+    items_text: dict[str, list[Piece]]
+    cards_text: dict[str, list[Piece]]
+    dropped_text: dict[str, list[Piece]]
+    dropped_section_html: list[Piece]  # the title-only section around DITEMS, with DROPPED_NOTE
+    dropped_section_text: list[Piece]
+    feedback_html: list[Piece]  # the card's "more/less like this" block with FB_UP/FB_DOWN; [] = none
+    feedback_text: list[Piece]
+    preheaders: dict[str, str]  # paper id -> the inbox preview line when it is the reader's top paper
+    preheader: str  # when none of the reader's papers has one
+    urls: list[str]  # the text part's link table (link slots index it)
+    words: dict[str, str]  # count, count_one, intro, intro_one, intro_zero, dropped, dropped_one ({n})
+    max_cards: int | None = None  # full cards a reader may get; the rest are title-only
+    version: int = FORMAT_VERSION
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, s: str) -> Parts:
+        try:
+            data = json.loads(s)
+            if data.get("version") != FORMAT_VERSION:
+                raise PartsError(f"stored parts have format {data.get('version')}, expected {FORMAT_VERSION}")
+            return cls(**data)
+        except (ValueError, TypeError, AttributeError) as e:  # PartsError is a ValueError too
+            raise e if isinstance(e, PartsError) else PartsError(f"stored parts are not readable: {e}") from None
+
+    def fragment(self, kind: str, paper_id: str) -> str:
+        """A paper's HTML fragment ("items", "cards", "dropped") without its slots: what it weighs."""
+        return "".join(p for p in getattr(self, f"{kind}_html")[paper_id] if isinstance(p, str))
+
+
+@dataclass
+class Assembled:
+    html: str
+    text: str
+    count: int  # papers the reader got (unknown ids skipped)
+
+
+# -- parsing ------------------------------------------------------------------------------------
+
+
+class _Format:
+    """How one part writes its markers: `mark(name)` plus `end` (the text part's line break)."""
+
+    def __init__(self, mark: Callable[[str], str], end: str):
+        self.mark, self.end = mark, end
+        self.prefix = mark("\x00").split("\x00")[0]  # what every marker starts with
+
+    def token(self, name: str) -> str:
+        return self.mark(name) + self.end
+
+
+_TEXT = _Format(text_mark, "\n")
+
+
+def _entry_pattern(fmt: _Format, name: str) -> re.Pattern:
+    open_, close = fmt.mark("\x00").split("\x00")
+    return re.compile(re.escape(open_ + name + ":") + r"(\d+)" + re.escape(close + fmt.end))
+
+
+def _take(s: str, fmt: _Format, name: str, n: int | None, replace: str) -> tuple[str, str | list[str] | None]:
+    """Cut region `name` out of `s` (replaced by `replace`): its content, or with `n` its n entries."""
+    a, b = fmt.token(name), fmt.token("/" + name)
+    i = s.find(a)
+    if i < 0:
+        return s, None
+    j = s.find(b, i)
+    if j < 0 or s.find(a, i + 1) >= 0:
+        raise PartsError(f"marker {name!r} is not one balanced region")
+    inner = s[i + len(a) : j]
+    if n is None:
+        return s[:i] + replace + s[j + len(b) :], inner
+    split = _entry_pattern(fmt, name).split(inner)
+    if [int(x) for x in split[1::2]] != list(range(n)) or split[0].strip():
+        raise PartsError(f"region {name!r} does not hold entries 0..{n - 1} in order")
+    # whitespace a serialiser put before the first entry stays in the skeleton
+    return s[:i] + split[0] + replace + s[j + len(b) :], split[2::2]
+
+
+def _pieces(s: str, fmt: _Format) -> list[Piece]:
+    """A finished string cut at its slots; a marker or slot left over is an error."""
+    out: list[Piece] = []
+    pos = 0
+    for m in SLOT_RE.finditer(s):
+        if m.start() > pos:
+            out.append(s[pos : m.start()])
+        out.append(SLOTS[m.group(1)] if m.group(1) else int(m.group(2)))
+        pos = m.end()
+    if pos < len(s):
+        out.append(s[pos:])
+    for p in out:
+        if isinstance(p, str) and (fmt.prefix in p or _LEFTOVER.search(p)):
+            raise PartsError(f"unexpected marker left in a fragment near {p[max(0, p.find('%%NL_')):][:40]!r}")
+    return out
+
+
+def _cards(entries: list[str], fmt: _Format) -> tuple[list[list[Piece]], list[Piece]]:
+    """Each card cut at its feedback block (one block, the same in every card, kept once)."""
+    cards, block = [], None
+    for e in entries:
+        rest, fb = _take(e, fmt, "fb", None, slot("FEEDBACK"))
+        if fb is not None:
+            if block is not None and fb != block:
+                raise PartsError("the feedback block differs between cards")
+            block = fb
+        cards.append(_pieces(rest, fmt))
+    return cards, _pieces(block, fmt) if block is not None else []
+
+
+def _parse(s: str, fmt: _Format, n: int) -> dict:
+    """One format's skeleton, per-entry fragments and sections."""
+    s, pre = _take(s, fmt, "pre", n + 1, "") if fmt is not _TEXT else (s, None)
+    s, items = _take(s, fmt, "items", n, slot("ITEMS"))
+    s, cards = _take(s, fmt, "cards", n, slot("CARDS"))
+    s, section = _take(s, fmt, "dropped", None, slot("DROPPED"))
+    if items is None or cards is None or section is None:
+        raise PartsError("the render lacks the items, cards or dropped markers")
+    section, dropped = _take(section, fmt, "ditems", n, slot("DITEMS"))
+    if dropped is None:
+        raise PartsError("the dropped section lacks its ditems markers")
+    card_pieces, block = _cards(cards, fmt)
+    return {"skeleton": _pieces(s, fmt), "items": [_pieces(x, fmt) for x in items], "cards": card_pieces,
+            "dropped": [_pieces(x, fmt) for x in dropped], "section": _pieces(section, fmt), "feedback": block,
+            "pre": pre}
+
+
+def parse_parts(marked_html: str, marked_text: str, ids: list[str], *, nonce: str, urls: list[str] | None = None,
+                words: dict[str, str] | None = None, max_cards: int | None = None) -> Parts:
+    """Cut the marked render of an edition whose papers are `ids` (rank order) into Parts.
+
+    `nonce` is the one the HTML markers were written with (see html_mark); `marked_text` may be ""
+    (only the HTML is wanted, e.g. to measure sizes); `urls` is the text part's link table, `words`
+    the count/intro/dropped-note forms with "{n}" (see Parts.words).
+    PartsError when a marker is missing, repeated or out of order.
+    """
+    n = len(ids)
+    if not re.fullmatch(r"[0-9a-f]{8,64}", nonce):
+        raise PartsError("the HTML markers need a random hex nonce")
+    h = _parse(marked_html, _Format(lambda name: html_mark(name, nonce), ""), n)
+    t = _parse(marked_text, _TEXT, n) if marked_text else None
+    pre = h["pre"] or [""] * (n + 1)
+    empty: dict = {"skeleton": [], "items": [[]] * n, "cards": [[]] * n, "dropped": [[]] * n,
+                   "section": [], "feedback": []}
+    t = t or empty
+    return Parts(
+        ids=list(ids), html=h["skeleton"], text=t["skeleton"],
+        items_html=dict(zip(ids, h["items"], strict=True)), cards_html=dict(zip(ids, h["cards"], strict=True)),
+        dropped_html=dict(zip(ids, h["dropped"], strict=True)), items_text=dict(zip(ids, t["items"], strict=True)),
+        cards_text=dict(zip(ids, t["cards"], strict=True)), dropped_text=dict(zip(ids, t["dropped"], strict=True)),
+        dropped_section_html=h["section"], dropped_section_text=t["section"],
+        feedback_html=h["feedback"], feedback_text=t["feedback"],
+        preheaders={i: p for i, p in zip(ids, pre[:n], strict=True) if p}, preheader=pre[n],
+        urls=list(urls or []), words=dict(words or {}), max_cards=max_cards,
+    )
+
+
+# -- assembly -----------------------------------------------------------------------------------
+
+
+def _n_words(words: dict[str, str], key: str, n: int) -> str:
+    if n == 0 and f"{key}_zero" in words:
+        return words[f"{key}_zero"]
+    form = words.get(f"{key}_one", words.get(key, "")) if n == 1 else words.get(key, "")
+    return form.replace("{n}", str(n))
+
+
+_REFS = [f"[{n}]" for n in range(200)]
+_ESCAPE = re.compile(r"[&<>\"']")
+
+
+class _Reader:
+    """One reader's assembly: their papers, which get cards, their feedback URLs, link numbers.
+
+    `html` and `text` walk the skeleton once; the loops are written out (no dispatch per piece)
+    because they run per reader: ~100 pieces for ten papers."""
+
+    def __init__(self, parts: Parts, ids: list[str], feedback: Feedback | None):
+        self.parts, self.ids = parts, ids
+        m = len(ids) if parts.max_cards is None else min(len(ids), parts.max_cards)
+        self.carded, self.dropped = ids[:m], ids[m:]
+        self.fb: dict[str, tuple[str, str]] = {}
+        if feedback is not None and parts.feedback_html:
+            for p in self.carded:
+                up, down = feedback(p, 1), feedback(p, -1)
+                if up and down:
+                    self.fb[p] = (up, down)
+        w = parts.words
+        self.words = {COUNT: _n_words(w, "count", len(ids)), INTRO: _n_words(w, "intro", len(ids)),
+                      DROPPED_NOTE: _n_words(w, "dropped", len(self.dropped))}
+
+    def html(self) -> str:
+        p = self.parts
+        out: list[str] = []
+        words = {k: _html.escape(v, quote=False) for k, v in self.words.items()}
+        for x in p.html:
+            if x.__class__ is str:
+                out.append(x)  # type: ignore[arg-type]
+            elif x == ITEMS:
+                for i in self.ids:
+                    out += p.items_html[i]  # type: ignore[arg-type]  # no slots: the <ol> numbers itself
+            elif x == CARDS:
+                for rank, i in enumerate(self.carded, start=1):
+                    self._card_html(p.cards_html[i], i, rank, out)
+            elif x == DROPPED and self.dropped:
+                for y in p.dropped_section_html:
+                    if y.__class__ is str:
+                        out.append(y)  # type: ignore[arg-type]
+                    elif y == DITEMS:
+                        for i in self.dropped:
+                            out += p.dropped_html[i]  # type: ignore[arg-type]
+                    elif y == DROPPED_NOTE:
+                        out.append(words[DROPPED_NOTE])
+            elif x == PREHEADER:
+                out.append(next((p.preheaders[i] for i in self.ids if i in p.preheaders), p.preheader))
+            elif x in words:
+                out.append(words[x])  # type: ignore[index]
+        return "".join(out)
+
+    def _card_html(self, pieces: list[Piece], paper: str, rank: int, out: list[str]) -> None:
+        for y in pieces:
+            if y.__class__ is str:
+                out.append(y)  # type: ignore[arg-type]
+            elif y == RANK:
+                out.append(str(rank))
+            elif y == FEEDBACK and paper in self.fb:
+                up, down = (_html.escape(u, quote=True) if _ESCAPE.search(u) else u for u in self.fb[paper])
+                for z in self.parts.feedback_html:
+                    out.append(z if z.__class__ is str else up if z == FB_UP else down)  # type: ignore[arg-type]
+
+    def text(self) -> str:
+        p = self.parts
+        out: list[str] = []
+        links: dict[str, int] = {}
+        for x in p.text:
+            if x.__class__ is str:
+                out.append(x)  # type: ignore[arg-type]
+            elif x >= 0:  # type: ignore[operator]
+                out.append(_ref(links, p.urls[x]))  # type: ignore[index]
+            elif x == ITEMS:
+                for n, i in enumerate(self.ids, start=1):
+                    self._text(p.items_text[i], i, n, links, out)
+            elif x == CARDS:
+                for n, i in enumerate(self.carded, start=1):
+                    self._text(p.cards_text[i], i, n, links, out)
+            elif x == DROPPED and self.dropped:
+                for y in p.dropped_section_text:
+                    if y == DITEMS:
+                        for n, i in enumerate(self.dropped, start=1):
+                            self._text(p.dropped_text[i], i, n, links, out)
+                    else:
+                        self._text([y], "", 0, links, out)
+            elif x == LINKS and links:
+                out.append("\n\nLinks:")
+                out.extend(f"\n[{n}] {u}" for u, n in links.items())
+            elif x in self.words:
+                out.append(self.words[x])  # type: ignore[index]
+        return "".join(out)
+
+    def _text(self, pieces: list[Piece], paper: str, n: int, links: dict[str, int], out: list[str]) -> None:
+        urls, add = self.parts.urls, out.append
+        for y in pieces:
+            if y.__class__ is str:
+                add(y)  # type: ignore[arg-type]
+            elif y >= 0:  # type: ignore[operator]  # a link: the reader's number for it (inlined _ref)
+                u = urls[y]  # type: ignore[index]
+                k = links.get(u)
+                if k is None:
+                    k = links[u] = len(links) + 1
+                add(_REFS[k] if k < 200 else f"[{k}]")
+            elif y == RANK:
+                out.append(str(n))
+            elif y == NUM:
+                out.append(f"{n:>2}. ")
+            elif y == FEEDBACK and paper in self.fb:
+                up, down = self.fb[paper]
+                for z in self.parts.feedback_text:
+                    out.append(z if z.__class__ is str else _ref(links, up if z == FB_UP else down))  # type: ignore
+            elif y in self.words:
+                out.append(self.words[y])  # type: ignore[index]
+
+
+def _ref(links: dict[str, int], url: str) -> str:
+    """"[n]": the reader's number of `url`, given by first appearance."""
+    n = links.get(url)
+    if n is None:
+        n = links[url] = len(links) + 1
+    return _REFS[n] if n < 200 else f"[{n}]"
+
+
+def assemble(parts: Parts, paper_ids: list[str], feedback: Feedback | None = None) -> Assembled:
+    """One reader's HTML and text: their papers in their order, ranked #1..#n.
+
+    Unknown and repeated ids are skipped. The first `parts.max_cards` papers get cards, the rest
+    title-only items (that section only when there are some). `feedback(paper_id, vote)` gives the
+    reader's "more like this" (+1) / "less like this" (-1) URL; None leaves the links out.
+    """
+    known = parts.cards_html
+    r = _Reader(parts, [p for p in dict.fromkeys(paper_ids) if p in known], feedback)
+    return Assembled(html=r.html(), text=r.text(), count=len(r.ids))
+
+
+def worst_feedback(public_url: str, token_chars: int) -> Feedback:
+    """Feedback URLs as long as a real reader's can be: what render measures the budget with."""
+    base = f"{public_url.rstrip('/')}/feedback/"
+    return lambda paper_id, vote: base + "x" * token_chars
+
+
+__all__ = ["Assembled", "Parts", "PartsError", "assemble", "html_mark", "link_slot", "parse_parts", "slot",
+           "text_mark", "worst_feedback"]
