@@ -33,10 +33,13 @@ def test_help_shows_plain_metavars(cli):
 
 
 def test_plurals_in_outcome_lines(project, cli):
+    team = project.dir / "subscribers" / "team.toml"
+    team.write_text(team.read_text().replace("max_papers = 3", "max_papers = 1"))
     project.edit("top_n = 10", "top_n = 1")
     r = cli("run", "--demo")
     assert r.code == 0, r.err
-    assert "cv: 1 paper, sent" in r.out and "1 papers" not in r.out
+    assert "cv: 2 papers, sent" in r.out and "1 papers" not in r.out
+    assert "ada@example.org (cv): 1 paper: GaussianPOP" in r.out
 
 
 def test_no_subscribers_is_said_as_such(project, cli):

@@ -48,7 +48,7 @@ def test_run_draws_a_bar_on_a_terminal(project):
     assert code == 0, out
     assert "\x1b[" in out, "no terminal control sequences: no bar was drawn"
     assert "sending cv" in out  # the delivery bar's label
-    assert "cv: 10 papers, sent" in out
+    assert "cv: 5 papers, sent" in out
 
 
 def test_run_in_a_pipe_has_lines_and_no_control_characters(project):
