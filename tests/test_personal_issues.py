@@ -11,6 +11,7 @@ from email import message_from_bytes
 from email.header import decode_header, make_header
 from email.utils import parseaddr
 
+from newsletter.assembly import Parts, assemble
 from newsletter.config import load_config
 from newsletter.fetch.sample import SAMPLE_DAY
 from newsletter.pipeline import day_done, run_day
@@ -153,4 +154,54 @@ def test_llm_cost_follows_distinct_papers_under_the_days_cap(stub, tmp_path, mon
     analysis_calls = [r for r in stub.requests if '"relevance"' not in str(r) and "建议阅读" not in str(r)
                       and "summary" not in str(r).lower()]
     assert len(analysis_calls) <= 3  # one call per analysed paper, whatever the number of readers
+    # clearly labelled: the budget, not a failure, is why those are not full-text analyses
+    by_kind = {e.analysis.kind: e.paper.id for e in capped}
+    issue = assemble(Parts.from_json(ed.parts), [by_kind["abstract"], by_kind["extractive"]])
+    assert "超出今日全文分析配额" in issue.html and "超出今日分析配额" in issue.text
     store.close()
+
+
+def test_a_weekly_edition_has_its_own_archive_page_beside_the_daily_one(tmp_path):
+    from datetime import date
+
+    from newsletter.models import Edition
+    from newsletter.render import ui
+    from newsletter.render.archive import archive_for_path
+
+    cfg = load_config(ROOT / "config.toml")
+    cfg.base_dir = tmp_path
+    store = Store.open(cfg.store_path)
+    fri = date(2026, 2, 13)
+    for cadence, title in (("daily", "Daily issue"), ("weekly", "Weekly issue")):
+        ed = Edition(date=fri, profile="cv", language="zh", title=title, cadence=cadence, status="rendered")
+        store.save_selection(ed, [])
+        store.update_edition(ed.id, status="rendered", markdown=f"# {title}\n")
+    daily, weekly = ui.archive_path(fri, "cv"), ui.archive_path(fri, "cv", "weekly")
+    assert daily != weekly and weekly.endswith("/cv.weekly.html")
+    assert "Daily issue" in archive_for_path(store, cfg, daily)
+    assert "Weekly issue" in archive_for_path(store, cfg, weekly)
+    store.close()
+
+
+def test_the_send_path_loads_no_model_even_for_a_reader_who_joined_after_the_selection(project):
+    import os
+
+    from tests.test_embeddings import _heavy_after
+
+    with ArxivServer(entries=entries_for([MON])) as arxiv, FaultSMTPServer() as smtp:
+        configure(project, arxiv, smtp)
+        cfg = load_config(project.config)
+        store = Store.open(project.db)
+        run_day(store, cfg, MON, until="render")
+        store.close()
+        with open(project.dir / "subscribers" / "team.toml", "a") as f:
+            f.write('\n[[subscriber]]\nemail = "late@example.org"\nprofiles = ["cv"]\ninterests = "video editing"\n')
+        os.environ["NEWSLETTER_CONFIG"] = str(project.config)
+        try:
+            heavy = _heavy_after(f"sys.argv = ['newsletter', 'send', '--date', '{MON.isoformat()}']\n"
+                                 "from newsletter.cli import main\ntry:\n    main()\nexcept SystemExit:\n    pass")
+        finally:
+            del os.environ["NEWSLETTER_CONFIG"]
+        received = {m.rcpt for m in smtp.handler.received}
+    assert heavy == []
+    assert received == {"ada@example.org", "alan@example.org", "late@example.org"}

@@ -66,7 +66,7 @@ def _render(edition: Edition, cfg, reader_max: int | None) -> Rendered:
         cut = {e.paper.id: shorten_analysis(e.analysis.text, mail.allowance)
                for e in edition.entries if e.paper.id in mail.shortened and e.analysis}
     text, urls = marked_text(edition, cfg, short=mail.short, cut=cut,
-                             full_url=ui.archive_url(cfg, edition.date, edition.profile))
+                             full_url=ui.archive_url(cfg, edition.date, edition.profile, edition.cadence))
     parts = email_parts(edition, cfg, mail.marked, text, urls, mail.max_cards)
     whole = assemble(parts, parts.ids)
     out = Rendered(

@@ -82,7 +82,7 @@ def index_page(editions: list[dict], heading: str = "arXiv daily: archive", prev
 
     rows = []
     for r in editions:
-        link = href(r) if href else ui.archive_path(date.fromisoformat(r["date"]), r["profile"])
+        link = href(r) if href else ui.archive_path(date.fromisoformat(r["date"]), r["profile"], r.get("cadence") or "daily")
         rows.append({**r, "href": link, "title": one_line(r.get("title") or "")})
     return render_page(
         "archive_index.html.j2", cfg, **page_context("en"), page_title=heading, heading=heading, editions=rows,
@@ -90,15 +90,15 @@ def index_page(editions: list[dict], heading: str = "arXiv daily: archive", prev
     )
 
 
-def archive_page(store, cfg, day, profile: str, back: str = "/") -> str | None:
+def archive_page(store, cfg, day, profile: str, back: str = "/", cadence: str = "daily") -> str | None:
     """The public archive page of (day, profile) from the store, or None when there is none."""
-    ed = store.get_edition(day, profile)
+    ed = store.get_edition(day, profile, cadence=cadence)
     if ed is None or ed.status not in ("rendered", "sent"):
         return None
     return report_page(ed, cfg, back=back)
 
 
-ARCHIVE_PATH = re.compile(r"/archive/(\d{4}-\d{2}-\d{2})/([a-z0-9_-]+)\.html")
+ARCHIVE_PATH = re.compile(r"/archive/(\d{4}-\d{2}-\d{2})/([a-z0-9_-]+)(\.weekly)?\.html")
 
 
 def archive_for_path(store, cfg, path: str, back: str = "/") -> str | None:
@@ -111,4 +111,4 @@ def archive_for_path(store, cfg, path: str, back: str = "/") -> str | None:
         day = date.fromisoformat(m.group(1))
     except ValueError:
         return None
-    return archive_page(store, cfg, day, m.group(2), back=back)
+    return archive_page(store, cfg, day, m.group(2), back=back, cadence="weekly" if m.group(3) else "daily")

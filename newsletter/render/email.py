@@ -85,11 +85,10 @@ class EmailResult:
 
 def card(e: EditionEntry, lang: str, allowance: int | None, full_url: str) -> dict:
     p, a = e.paper, e.analysis
-    s = ui.strings(lang)
     text = a.text if a else ""
     shown = text if allowance is None else shorten_analysis(text, allowance)
     shortened = allowance is not None and len(shown) < len(text.strip())
-    kind = a.kind if a and (a.text.strip() or a.key_findings) else "none"
+    kind, label = ui.kind_label(a, lang)
     return {
         "id": p.id,
         "anchor": anchor(p),
@@ -101,7 +100,7 @@ def card(e: EditionEntry, lang: str, allowance: int | None, full_url: str) -> di
         "categories": ", ".join(p.categories),
         "published": p.published.date().isoformat(),
         "kind": kind,
-        "kind_label": s[f"kind_{kind}"],
+        "kind_label": label,
         "findings": [Markup(md_inline(one_line(k))) for k in (a.key_findings if a else []) if one_line(k)],
         "analysis_html": Markup(md_to_html(shown)) if shown.strip() else "",
         "shortened": shortened,
@@ -162,7 +161,7 @@ def _mjml_source(ed: Edition, cfg, allowance: int | None, dropping: bool, nonce:
     per-reader values as slots (newsletter.assembly). `dropping`: some reader gets title-only items."""
     lang = ed.language
     s = ui.strings(lang)
-    full_url = ui.archive_url(cfg, ed.date, ed.profile)
+    full_url = ui.archive_url(cfg, ed.date, ed.profile, ed.cadence)
     cards = [card(e, lang, allowance, full_url) for e in ed.entries]
     shortened = any(c["shortened"] for c in cards) or dropping
     mode = ui.report_mode(cfg)

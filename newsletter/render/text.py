@@ -204,8 +204,7 @@ def _card(e, lang: str, links: Links, cut: str | None, full_url: str) -> list[st
     out += wrap(md_to_text(one_line(p.title)), first=f"#{slot('RANK')} ", indent="   ")
     out += wrap(md_to_text(ui.short_authors([one_line(x) for x in p.authors], lang)), indent="   ")
     out.append(f"   {md_to_text(', '.join(p.categories))} · {p.published.date().isoformat()}")
-    kind = a.kind if a and (a.text.strip() or a.key_findings) else "none"
-    out += wrap(f"[{s[f'kind_{kind}']}]", indent="   ")
+    out += wrap(f"[{ui.kind_label(a, lang)[1]}]", indent="   ")
     if a and a.key_findings:
         out += ["", f"   {s['key_findings']}:"]
         for k in a.key_findings:

@@ -27,6 +27,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "kind_abstract": "Abstract-only analysis · written by an LLM (full text unavailable)",
         "kind_extractive": "Extractive summary · sentences picked from the paper, not written by an LLM",
         "kind_none": "No analysis",
+        "kind_abstract_capped": "Abstract-only analysis · written by an LLM (past today's full-text analysis budget)",
+        "kind_extractive_capped": "Extractive summary · sentences picked from the paper, not written by an LLM "
+                                  "(past today's analysis budget)",
         "et_al": "et al.",
         "pdf": "PDF",
         "arxiv": "arXiv",
@@ -67,6 +70,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "kind_abstract": "仅基于摘要的分析 · 由 LLM 撰写（未取得全文）",
         "kind_extractive": "抽取式摘要 · 摘自论文原句，非 LLM 撰写",
         "kind_none": "暂无分析",
+        "kind_abstract_capped": "仅基于摘要的分析 · 由 LLM 撰写（超出今日全文分析配额）",
+        "kind_extractive_capped": "抽取式摘要 · 摘自论文原句，非 LLM 撰写（超出今日分析配额）",
         "et_al": "等",
         "pdf": "PDF",
         "arxiv": "arXiv",
@@ -144,15 +149,26 @@ def short_authors(authors: list[str], language: str, keep: int = 3) -> str:
     return ", ".join(authors[:keep]) + " " + strings(language)["et_al"]
 
 
-def archive_path(day, profile: str) -> str:
-    """Where an edition's full report lives in the archive (preview and public site alike)."""
-    return f"/archive/{day.isoformat()}/{profile}.html"
+def kind_label(analysis, language: str) -> tuple[str, str]:
+    """(kind, label) of a card: the analysis' kind, and words that say so, including when the
+    day's analysis budget (not a failure) is why it is not a full-text one."""
+    a = analysis
+    kind = a.kind if a and (a.text.strip() or a.key_findings) else "none"
+    s = strings(language)
+    capped = kind in ("abstract", "extractive") and bool(a.checks.get("capped"))
+    return kind, s[f"kind_{kind}_capped" if capped else f"kind_{kind}"]
 
 
-def archive_url(cfg, day, profile: str) -> str:
+def archive_path(day, profile: str, cadence: str = "daily") -> str:
+    """Where an edition's full report lives in the archive (preview and public site alike); a
+    weekly edition beside the daily one of its date (a profile name has no dot)."""
+    return f"/archive/{day.isoformat()}/{profile}{'.weekly' if cadence == 'weekly' else ''}.html"
+
+
+def archive_url(cfg, day, profile: str, cadence: str = "daily") -> str:
     """The absolute archive URL when `[web] public_url` is set, else ""."""
     base = getattr(getattr(cfg, "web", None), "public_url", "") if cfg is not None else ""
-    return f"{base.rstrip('/')}{archive_path(day, profile)}" if base else ""
+    return f"{base.rstrip('/')}{archive_path(day, profile, cadence)}" if base else ""
 
 
 def report_mode(cfg) -> str:

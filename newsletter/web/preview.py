@@ -105,7 +105,7 @@ def edition_page(store, cfg, ed: Edition, who: Recipient) -> str:
         title=ed.title,
         subline=f"{ed.date.isoformat()} · {ed.profile} · {plural(len(ed.entries), 'paper')} · {ed.status}",
         as_line=as_line + (f"\n{headers}" if headers else ""),
-        report_href=ui.archive_path(ed.date, ed.profile),
+        report_href=ui.archive_path(ed.date, ed.profile, ed.cadence),
         email_href=f"{base}/email.html",
         text_href=f"{base}/text.txt",
         md_href=f"{base}/issue.md",
