@@ -7,8 +7,8 @@ reference lacks, the kind of analysis, and only when it is not `fulltext`:
 was not made from the full text (or not written by an LLM at all), and the parser recovers it.
 A reference-style `**Analysis:**` is read as `fulltext`.
 
-Reports of the system we replace also hard-wrap abstracts and double spaces; a parsed entry
-keeps its title, author line and abstract as written (`EditionEntry.source`) and `_as_read`
+Reports of the system we replace also hard-wrap abstracts and key findings and double spaces; a
+parsed entry keeps its title, author line, abstract and findings as written (`EditionEntry.source`) and `_as_read`
 writes them back while they still match the fields, so such reports round-trip too (line-end
 whitespace aside). Errors name the line: `MarkdownFormatError("line 57: expected …")`.
 
@@ -249,7 +249,7 @@ def parse_markdown(text: str, profile: str = "", language: str | None = None) ->
     text (zh when the summary or analyses contain CJK characters, else en).
 
     What is free text is kept as written: summary and analyses verbatim (`---` runs, headings
-    and all), and the title, author line and abstract of each paper in `EditionEntry.source`,
+    and all), and the title, author line, abstract and key findings of each paper in `EditionEntry.source`,
     so `render_markdown(parse_markdown(t)) == t` up to line-end whitespace even for reports with
     hard-wrapped abstracts or doubled spaces. A file not in the layout raises one
     MarkdownFormatError naming the line and what was expected there.
