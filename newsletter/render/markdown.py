@@ -8,9 +8,9 @@ was not made from the full text (or not written by an LLM at all), and the parse
 A reference-style `**Analysis:**` is read as `fulltext`.
 
 Reports of the system we replace also hard-wrap abstracts and key findings and double spaces; a
-parsed entry keeps its title, author line, abstract and findings as written (`EditionEntry.source`) and `_as_read`
-writes them back while they still match the fields, so such reports round-trip too (line-end
-whitespace aside). Errors name the line: `MarkdownFormatError("line 57: expected …")`.
+parsed entry keeps its title, author line, abstract and findings as written (`EditionEntry.source`)
+and `_as_read` writes them back while they still match the fields, so such reports round-trip too
+(line-end whitespace aside). Errors name the line: `MarkdownFormatError("line 57: expected …")`.
 
 Untrusted text goes in through `sanitize.md_source`: it cannot open HTML tags or forge the
 `<a id=…>` anchors the parser splits on, so hostile analyses cannot break the structure.
