@@ -67,8 +67,8 @@ class EditionEntry:
     rank: int
     analysis: Analysis | None = None
     score: Score | None = None
-    # verbatim text of a parsed report (title, authors, abstract), so a report re-renders as it
-    # was read; the Markdown renderer uses a fragment only while it still says what the fields say
+    # verbatim text of a parsed report (title, authors, abstract, key findings), so a report re-renders
+    # as it was read; the Markdown renderer uses a fragment only while it still says what the fields say
     source: dict[str, str] = field(default_factory=dict)
 
 

@@ -7,6 +7,7 @@ import pytest
 from newsletter.analyze.validate import (
     ABSTRACT_POINTS,
     FULLTEXT_SECTIONS,
+    SUMMARY_SECTIONS,
     check_answer,
     cjk_share,
     is_refusal,
@@ -29,6 +30,8 @@ EN_FULL = default_answer({"messages": [{"role": "user", "content": "Method Desig
     "I'm sorry, but I cannot access external links.",
     "I can't open the PDF from arXiv directly.",
     "You haven't provided the paper yet.",
+    "请您现在提供论文内容，我将立即开始分析。",  # real: the closing line of a template echo
+    "请提供您希望我分析的论文。",
 ])
 def test_refusals_are_recognised(text):
     assert is_refusal(text)
@@ -57,6 +60,66 @@ def test_preambles_and_signoffs_are_stripped():
     assert text == "**1. 论文的主要贡献**"
     # content is left alone
     assert strip_preamble("### 1. Abstract Summary\nSure enough, it works.")[0].startswith("### 1.")
+
+
+# Cases from real answers of the system we replace (tests/data/answers/labels.toml)
+@pytest.mark.parametrize(("answer", "kept"), [
+    ("作为计算机视觉和机器学习领域的专家，我对这篇论文摘要进行如下分析：\n\n---\n\n### 1. 论文主要贡献",
+     "### 1. 论文主要贡献"),
+    ("作为计算机视觉与机器学习领域的专家，我对 **SenseNova-U1** 这篇论文的分析如下：\n\n### 1. 核心贡献摘要",
+     "### 1. 核心贡献摘要"),
+    ("正文。\n\n---\n\n这份摘要旨在提供一个高层次的概览，帮助您快速识别与您研究兴趣最相关的论文。", "正文。"),
+    ("**总结**：正文。\n\n--- \n**此摘要旨在帮助您快速把握前沿动态。建议根据个人研究方向，结合上述推荐选择性深入研读。**",
+     "**总结**：正文。"),
+    ("正文。\n\n希望这份摘要能为您提供有价值的洞察！", "正文。"),
+    # content that looks like chat is kept
+    ("作为一种新颖的方法，它提升了效率。\n\n正文。", "作为一种新颖的方法，它提升了效率。\n\n正文。"),
+    ("这篇论文提出了一种新方法。\n\n正文。", "这篇论文提出了一种新方法。\n\n正文。"),
+    ("正文。\n\n这些论文代表了当前的前沿进展。深入阅读它们将有助于您全面了解该领域的最新动态。",
+     "正文。\n\n这些论文代表了当前的前沿进展。深入阅读它们将有助于您全面了解该领域的最新动态。"),
+    ("正文。\n\n总而言之，这是一项非常有前景的研究。", "正文。\n\n总而言之，这是一项非常有前景的研究。"),
+])
+def test_real_preambles_and_signoffs(answer, kept):
+    assert strip_preamble(answer)[0] == kept
+
+
+def test_request_followed_by_the_prompts_own_headings_is_a_refusal():
+    """Real: the model asks for the paper, then echoes the seven headings with nothing under them."""
+    echo = "\n\n".join(f"### {n}. {h}\n*   **要点**：作者为什么提出这个方法？背后的核心动机是什么？需要特别详尽。"
+                        for n, h in enumerate(FULLTEXT_SECTIONS["zh"], start=1))
+    answer = ("好的，我将以AI领域高水平研究生的视角，深入分析您提供的论文方法部分，并遵循您提出的分析框架。"
+              "请提供您希望我分析的论文内容（例如，方法部分的文本、图表等）。\n\n"
+              "在您提供论文内容后，我将按照以下结构进行分析：\n\n---\n\n" + echo + "\n\n---\n\n"
+              "请您现在提供论文内容，我将立即开始分析。")
+    r = check_answer(answer, "stop", "zh", "fulltext", FULLTEXT_SECTIONS["zh"])
+    assert r.checks["missing_headings"] == [] and "refusal" in r.failed  # headings alone would pass
+
+
+def test_paraphrased_headings_are_found_and_normalised():
+    body = "内容充实的分析段落，说明了方法、结果与意义。" * 4
+    summary = "\n\n".join(f"{h}\n\n* {body}" for h in [
+        "**1. 主要主题与趋势概述：**", "**2. 特别显著或创新的论文**", "## 新兴研究方向",
+        "#### **4. 最有价值阅读的论文建议**"])
+    r = check_answer("# 执行摘要\n\n" + summary, "stop", "zh", "summary", SUMMARY_SECTIONS["zh"])
+    assert r.ok, r.failed
+    assert "#### 执行摘要" in r.text and "#### 新兴研究方向" in r.text  # no H1/H2 left in the issue
+    abstract = "\n\n".join(f"### {n}. {h}\n\n{body}" for n, h in enumerate(
+        ["核心贡献摘要", "关键创新或方法学方法 (Key Innovation or Methodological Approach)", "对计算机视觉领域的影响",
+         "受益的相关领域与应用", "可从摘要推断出的局限性"], start=1))
+    r = check_answer(abstract, "stop", "zh", "abstract", ABSTRACT_POINTS["zh"])
+    assert r.ok, r.failed
+    for n, h in enumerate(ABSTRACT_POINTS["zh"], start=1):
+        assert f"**{n}. {h}**" in r.text
+    en = "\n\n".join(f"{h}\n\n* {'The papers improve efficiency and quality on standard benchmarks. ' * 2}" for h in [
+        "**Key Themes:**", "**Notable Papers:**", "**Emerging Techniques:**", "**Suggested Reading:**"])
+    assert check_answer(en, "stop", "en", "summary", SUMMARY_SECTIONS["en"]).ok
+
+
+def test_a_paraphrase_counts_only_on_a_heading_line():
+    body = "内容充实的分析段落，说明了方法、结果与意义。" * 4
+    points = "\n\n".join(f"**{n}. {h}**\n\n{body}" for n, h in enumerate(ABSTRACT_POINTS["zh"][:4], start=1))
+    r = check_answer(points + "\n\n其局限在于数据。", "stop", "zh", "abstract", ABSTRACT_POINTS["zh"])
+    assert r.checks["missing_headings"] == ["从摘要中可以推断出的局限性"]
 
 
 def test_language_share():

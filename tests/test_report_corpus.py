@@ -11,6 +11,8 @@ from tests.servers.render_data import REFERENCE, reference_edition
 
 REPORTS = sorted((Path(__file__).resolve().parent / "data" / "reports").glob("*.md"))
 REPORTS = [p for p in REPORTS if p.name != "README.md"]
+# excerpts of real published reports (credited in data/reports/README.md), and the reference itself
+REAL = sorted((Path(__file__).resolve().parent / "data" / "reports" / "real").glob("*.md")) + [REFERENCE]
 
 
 def _strip_line_ends(text: str) -> str:
@@ -29,6 +31,43 @@ def test_report_round_trips(path: Path):
     again = render_markdown(ed)
     assert _strip_line_ends(again) == _strip_line_ends(text)
     assert render_markdown(parse_markdown(again)) == again  # and stable from then on
+
+
+@pytest.mark.parametrize("path", REAL, ids=lambda p: p.name)
+def test_real_report_round_trips(path: Path):
+    """Real reports: hard-wrapped abstracts and findings, doubled spaces, `---` runs, headings in analyses."""
+    text = path.read_text(encoding="utf-8")
+    ed = parse_markdown(text, profile="cv")
+    assert ed.entries and all(e.analysis.text for e in ed.entries) and ed.summary.strip()
+    again = render_markdown(ed)
+    assert _strip_line_ends(again) == _strip_line_ends(text)
+    assert render_markdown(parse_markdown(again)) == again
+
+
+def test_real_reports_are_credited_and_varied():
+    credits = (REFERENCE.parent / "reports" / "README.md").read_text(encoding="utf-8")
+    for path in REAL[:-1]:
+        day = path.stem.rsplit("_", 1)[1]
+        assert f"arxiv_cv_report_{day}.md" in credits and day in credits, f"{path.name} is not credited"
+    texts = [p.read_text(encoding="utf-8") for p in REAL]
+    assert len(REAL) >= 10
+    assert any("\n**Authors:**  " in t for t in texts)  # doubled spaces as published
+    eds = [parse_markdown(t) for t in texts]
+    entries = [e for ed in eds for e in ed.entries]
+    assert any("\n" in e.source["abstract"] for e in entries)  # hard-wrapped abstracts
+    assert any("\n" in e.source["key_findings"] for e in entries)  # hard-wrapped key findings
+    assert any(ed.summary.rstrip().endswith("---") for ed in eds)  # `---` runs before the contents
+    assert any("\n### " in e.analysis.text or e.analysis.text.startswith("### ") for e in entries)
+
+
+def test_real_wrapped_findings_are_whole_sentences():
+    ed = parse_markdown((REFERENCE.parent / "reports" / "real" / "arxiv_cv_report_2025-11-05.md").read_text("utf-8"))
+    findings = ed.entries[1].analysis.key_findings
+    assert len(findings) == 4 and findings[2].startswith("At the heart of our approach is a novel perceptual")
+    assert all("\n" not in f for f in findings)
+    ed.entries[1].analysis.key_findings = findings[:1]  # edited: written in the canonical one-line form
+    assert "\n- We present PercHead, a method for single-image 3D head reconstruction and semantic 3D" in \
+        render_markdown(ed)
 
 
 def test_wrapped_abstract_parses_to_one_line_text():
@@ -85,6 +124,35 @@ def _without_summary() -> str:
 
 def _offset_of(s: str) -> int:
     return REFERENCE.read_text(encoding="utf-8").index(s)
+
+
+def _real(day: str) -> str:
+    return (REFERENCE.parent / "reports" / "real" / f"arxiv_cv_report_{day}.md").read_text(encoding="utf-8")
+
+
+def _real_cut(day: str, before: str) -> str:
+    """A real report cut off mid-paper, as a failed download or a half-written file leaves it."""
+    text = _real(day)
+    return text[:text.index(before)]
+
+
+BROKEN_REAL = [
+    # the generator's own file, before the site adds its `time:` meta line
+    ("generator file without the time line", lambda: _real("2025-10-22").split("\n", 2)[2],
+     r"^line 1: expected 'time: YYYYMMDD' \(the top of the file\), found '# Arxiv Computer Vision Papers - 2025-10-22'"),
+    ("cut inside the second abstract", lambda: _real_cut("2025-11-05", "novel-view synthesis and, furthermore"),
+     r"^line 168: expected an abstract followed by an empty line and '\*\*Analysis:\*\*' \(none before the next "
+     r"paper\) \(paper 2511.02777v1\), found 'We present PercHead, a method"),
+    ("cut before the links", lambda: _real_cut("2026-02-10", "**Links:**"),
+     r"^line 122: expected '\*\*Links:\*\*' \(after an empty line\) at the end of the paper \(paper 2602.08613v1\), "
+     r"found an empty line$"),
+]
+
+
+@pytest.mark.parametrize(("name", "make", "message"), BROKEN_REAL, ids=[b[0] for b in BROKEN_REAL])
+def test_broken_real_report_names_the_line(name, make, message):
+    with pytest.raises(MarkdownFormatError, match=message):
+        parse_markdown(make())
 
 
 BROKEN = [

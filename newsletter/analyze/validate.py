@@ -35,6 +35,30 @@ SUMMARY_SECTIONS = {
     "zh": ["主要趋势与主题", "亮点与创新", "新兴研究方向与技术", "建议阅读论文"],
     "en": ["Main Trends and Themes", "Highlights and Innovations", "Emerging Directions", "Recommended Reading"],
 }
+# Models paraphrase the headings they are given (real answers: "主要主题与趋势概述", "建议阅读全文的论文",
+# "核心贡献摘要", "关键创新或方法学方法 (Key Innovation …)"). A required heading is also found in these
+# wordings, on a line marked as a heading (#, ** or a number), and is then normalised like the exact one.
+HEADING_ALIASES = {
+    "主要趋势与主题": r"主要(?:趋势|主题)",
+    "亮点与创新": r"(?:特别|最具?)?(?:亮点|显著|重要|突出)",
+    "新兴研究方向与技术": r"新兴|新方向",
+    "建议阅读论文": r"(?:建议|推荐|重点推荐|最有价值|值得)[^\n]{0,6}?(?:阅读|精读)",
+    "Main Trends and Themes": r"(?:main|key|major) (?:trends|themes)",
+    "Highlights and Innovations": r"highlights|notable papers|key papers",
+    "Emerging Directions": r"emerging",
+    "Recommended Reading": r"(?:recommended|suggested) (?:reading|papers)|must[- ]reads?",
+    "论文的主要贡献": r"(?:论文的?)?(?:主要|核心)贡献",
+    "关键创新点或方法论": r"(?:关键|核心)创新",
+    "对该领域的潜在影响": r"对[^\n]{0,10}?影响|潜在影响",
+    "可能受益的相关领域或应用": r"(?:可能)?(?:受益|相关领域)",
+    "从摘要中可以推断出的局限性": r"[^\n]{0,12}?局限",
+    "Main contribution": r"(?:main|core|key) contributions?",
+    "Key innovation or methodology": r"key innovations?|methodolog",
+    "Potential impact on the field": r"(?:potential )?impact",
+    "Related areas or applications that could benefit": r"related (?:areas|fields)|(?:potential )?applications",
+    "Limitations inferable from the abstract": r"(?:inferable |possible )?limitations",
+}
+HEADING_TAIL = 60  # a heading line is its title and at most this many more characters
 # Minimum length in characters after cleaning (CJK text is about 2.5× denser than English).
 MIN_CHARS = {
     ("fulltext", "zh"): 600, ("fulltext", "en"): 1200,
@@ -47,7 +71,7 @@ LATIN_RE = re.compile(r"[A-Za-z]")
 
 # Answers that ask for the input or refuse instead of doing the work.
 REFUSAL_PATTERNS = [
-    r"请(您)?(提供|上传|发送|分享|给出|粘贴)[^。\n]{0,20}(论文|PDF|pdf|全文|文本|内容|文件|原文)",
+    r"请(您)?[^。\n，,]{0,4}?(提供|上传|发送|分享|给出|粘贴)[^。\n]{0,20}(论文|PDF|pdf|全文|文本|内容|文件|原文)",
     r"(无法|不能|没有办法)(直接)?(访问|打开|查看|阅读|下载|获取)[^。\n]{0,15}(论文|PDF|pdf|文件|链接|全文|原文)",
     r"(您|你)(还)?(没有|未)(提供|上传)",
     r"\bplease (provide|share|upload|send|paste|attach)\b[^.\n]{0,40}\b(paper|pdf|text|article|document|content)",
@@ -64,6 +88,7 @@ REFUSAL_RE = re.compile("|".join(f"(?:{p})" for p in REFUSAL_PATTERNS), re.IGNOR
 PREAMBLE_RE = re.compile(
     r"^\s*(?:[*_#>\s]*)(?:"
     r"好的|当然|没问题|以下是|下面是|这是|这里是|作为一名|作为一位|作为您|我将|我会|我已|根据您|感谢|非常乐意"
+    r"|作为[^，,。\n]{0,30}(?:专家|助理|研究生|研究员|研究者|学者|分析师)"
     r"|(?:sure|certainly|of course|okay|ok|absolutely|great|here is|here's|here are|below is|as an?|"
     r"i will|i'll|i have|i've|let me|happy to|glad to|thanks|thank you)\b"
     r")",
@@ -71,8 +96,10 @@ PREAMBLE_RE = re.compile(
 )
 # Sign-offs: closing lines offering more help.
 SIGNOFF_RE = re.compile(
-    r"^\s*(?:希望.{0,30}(帮助|有用|参考|启发)|如果您?(还)?有(任何|其他)|如需|若有|有任何问题|"
-    r"i hope this|hope this helps|let me know|if you (have|need|would like)|feel free to)",
+    r"^\s*[*_>\s]*(?:希望.{0,30}(帮助|有用|参考|启发|洞察)|如果您?(还)?有(任何|其他)|如需|若有|有任何问题|"
+    r"(?:这份|此|本|以上)份?(?:摘要|总结|分析|报告|简报|解读)(?:旨在|希望|可以帮助|能帮助)|"
+    r"i hope this|hope this helps|let me know|if you (have|need|would like)|feel free to|"
+    r"(?:this|the above) (?:summary|analysis|overview) (?:is meant|aims|is intended|should help))",
     re.IGNORECASE,
 )
 RULE_RE = re.compile(r"^\s*(?:-{3,}|\*{3,}|_{3,})\s*$")
@@ -142,19 +169,30 @@ def strip_preamble(text: str) -> tuple[str, list[str]]:
     return "\n".join(lines).strip(), removed
 
 
-def _heading_line(title: str, tail: int | None = 40) -> re.Pattern[str]:
+def _heading_line(title: str, tail: int | None = HEADING_TAIL, alias: bool = False) -> re.Pattern[str]:
     # "### 1. 摘要翻译", "**1. 摘要翻译**", "1. **Motivation**", "## 2) Motivation:" ...
     # tail=None: the heading may be followed by text on the same line ("**亮点：** 本期…")
+    # alias: the title in another wording (HEADING_ALIASES), only on a line marked as a heading
+    words = f"(?:{HEADING_ALIASES[title]})" if alias else re.escape(title)
     return re.compile(
-        r"^[ \t]*(?:#{1,6}[ \t]*)?(?:\*\*|__)?[ \t]*(?:\d+[.)、．][ \t]*)?(?:\*\*|__)?[ \t]*"
-        + re.escape(title)
-        + (r"[^\n]{0,%d}$".replace("%d", str(tail)) if tail is not None else ""),
+        r"^[ \t]*" + (r"(?=[#*_\d])" if alias else "")
+        + r"(?:#{1,6}[ \t]*)?(?:\*\*|__)?[ \t]*(?:\d+[.)、．][ \t]*)?(?:\*\*|__)?[ \t]*"
+        + words + (r"[^\n]{0,%d}$".replace("%d", str(tail)) if tail is not None else ""),
         re.IGNORECASE | re.MULTILINE,
     )
 
 
+def find_heading(text: str, title: str, loose: bool = False) -> re.Match[str] | None:
+    """The line that carries the required heading `title`: in its own words, else in a known paraphrase."""
+    tail = None if loose else HEADING_TAIL
+    m = _heading_line(title, tail).search(text)
+    if m is None and title in HEADING_ALIASES:
+        m = _heading_line(title, tail, alias=True).search(text)
+    return m
+
+
 def missing_headings(text: str, headings: list[str], loose: bool = False) -> list[str]:
-    return [h for h in headings if not _heading_line(h, None if loose else 40).search(text)]
+    return [h for h in headings if not find_heading(text, h, loose)]
 
 
 def normalize_sections(text: str, headings: list[str], style: str = "###") -> str:
@@ -163,15 +201,21 @@ def normalize_sections(text: str, headings: list[str], style: str = "###") -> st
     out = text
     for n, h in enumerate(headings, start=1):
         new = f"### {n}. {h}" if style == "###" else f"**{n}. {h}**"
-        out = _heading_line(h).sub(new, out, count=1)
+        m = find_heading(out, h)
+        if m:
+            out = out[:m.start()] + new + out[m.end():]
     # the model often repeats the paper's title as "## Title" before section 1: drop it
     first = re.search(r"^(### 1\.|\*\*1\.)", out, re.MULTILINE)
     if first:
         head = out[: first.start()]
         head = "\n".join(line for line in head.splitlines() if not re.match(r"^\s*#{1,2}\s", line))
         out = (head.strip() + "\n\n" if head.strip() else "") + out[first.start():]
-    out = re.sub(r"^(#{1,2})\s+", "#### ", out, flags=re.MULTILINE)
-    return out.strip()
+    return demote_titles(out)
+
+
+def demote_titles(text: str) -> str:
+    """`#`/`##` lines become `####`: an answer sits under the issue's own `##` headings."""
+    return re.sub(r"^(#{1,2})\s+", "#### ", text, flags=re.MULTILINE).strip()
 
 
 def check_answer(
@@ -185,7 +229,9 @@ def check_answer(
     checks["finish_reason"] = finish_reason or ""
     if finish_reason == "length":
         failed.append("truncated")
-    if is_refusal(text) or (removed and not text):
+    # the stripped lines count too: "好的，我将…请提供论文内容。" followed by an echo of the prompt's
+    # headings is a refusal even though what is left has every heading
+    if is_refusal("\n".join([*removed, text])) or (removed and not text):
         failed.append("refusal")
     if headings:
         missing = missing_headings(text, headings, loose=kind == "summary")
@@ -194,6 +240,8 @@ def check_answer(
             failed.append("headings")
         elif kind in ("fulltext", "abstract"):
             text = normalize_sections(text, headings, "###" if kind == "fulltext" else "**")
+    if kind == "summary":  # "# 执行摘要" / "## 主要主题与趋势" would break the issue's own headings
+        text = demote_titles(text)
     min_chars = MIN_CHARS.get((kind, language), 0)
     checks["chars"] = len(text)
     if len(text) < min_chars:

@@ -7,10 +7,10 @@ reference lacks, the kind of analysis, and only when it is not `fulltext`:
 was not made from the full text (or not written by an LLM at all), and the parser recovers it.
 A reference-style `**Analysis:**` is read as `fulltext`.
 
-Reports of the system we replace also hard-wrap abstracts and double spaces; a parsed entry
-keeps its title, author line and abstract as written (`EditionEntry.source`) and `_as_read`
-writes them back while they still match the fields, so such reports round-trip too (line-end
-whitespace aside). Errors name the line: `MarkdownFormatError("line 57: expected …")`.
+Reports of the system we replace also hard-wrap abstracts and key findings and double spaces; a
+parsed entry keeps its title, author line, abstract and findings as written (`EditionEntry.source`)
+and `_as_read` writes them back while they still match the fields, so such reports round-trip too
+(line-end whitespace aside). Errors name the line: `MarkdownFormatError("line 57: expected …")`.
 
 Untrusted text goes in through `sanitize.md_source`: it cannot open HTML tags or forge the
 `<a id=…>` anchors the parser splits on, so hostile analyses cannot break the structure.
@@ -60,11 +60,25 @@ def _as_read(entry: EditionEntry, key: str, canonical: str) -> str:
     a tag, falls back to the canonical text. Our own entries have no source: output unchanged.
     """
     raw = entry.source.get(key) if entry.source else None
-    if raw is None or one_line(raw) != canonical or md_source(raw) != raw:
+    if raw is None or one_line(raw) != one_line(canonical) or md_source(raw) != raw:
         return canonical
-    if key != "abstract" and "\n" in raw:  # titles and author lines stay one line
+    if key not in ("abstract", "key_findings") and "\n" in raw:  # titles and author lines stay one line
         return canonical
+    if key == "key_findings" and _findings(raw.split("\n")) != _findings(canonical.split("\n")):
+        return canonical  # the same words, but cut into other findings
     return raw
+
+
+def _findings(lines: list[str]) -> list[str]:
+    """Key findings from their Markdown lines: `- ` opens one, a line without it continues it
+    (reports of the system we replace hard-wrap findings taken from arXiv abstracts)."""
+    out: list[str] = []
+    for ln in lines:
+        if ln.startswith("- "):
+            out.append(ln[2:])
+        elif ln.strip() and out:
+            out[-1] += " " + ln
+    return [one_line(f) for f in out]
 
 
 def analysis_header(kind: str | None) -> str:
@@ -113,7 +127,8 @@ def render_markdown(edition: Edition) -> str:
             "**Key Findings:**",
             "",
         ]
-        out += [f"- {md_source(one_line(k))}" for k in (a.key_findings if a else []) if one_line(k)]
+        findings = "\n".join(f"- {md_source(one_line(k))}" for k in (a.key_findings if a else []) if one_line(k))
+        out += [_as_read(e, "key_findings", findings)] if findings else []
         out += [
             "",
             "**Links:**",
@@ -202,7 +217,8 @@ def _parse_paper(pid: str, lines: list[str], first: int, rank: int, language: st
         raise b.fail(links, "'**Key Findings:**' (after an empty line) before '**Links:**'")
     raw_abstract = "\n".join(lines[11:hdr - 1])
     analysis_text = "\n".join(lines[hdr + 2:kf - 1])
-    findings = [ln.rstrip()[2:] for ln in lines[kf + 1:links] if ln.startswith("- ")]
+    raw_findings = "\n".join(ln.rstrip() for ln in lines[kf + 1:links]).strip("\n")
+    findings = _findings(raw_findings.split("\n"))
     pdf = next((pm.group(1) for ln in lines[links + 1:] if (pm := PDF_RE.match(ln.rstrip()))), None)
     vm = VERSIONED_RE.match(pid)
     paper_id, version = (vm.group(1), int(vm.group(2))) if vm else (pid, 1)
@@ -222,7 +238,7 @@ def _parse_paper(pid: str, lines: list[str], first: int, rank: int, language: st
         paper_id=paper_id, language=language, kind=am.group(1) or "fulltext", text=analysis_text,
         key_findings=findings, version=version,
     )
-    source = {"title": raw_title, "authors": raw_authors, "abstract": raw_abstract}
+    source = {"title": raw_title, "authors": raw_authors, "abstract": raw_abstract, "key_findings": raw_findings}
     return EditionEntry(paper=paper, rank=rank, analysis=analysis, source=source)
 
 
@@ -233,7 +249,7 @@ def parse_markdown(text: str, profile: str = "", language: str | None = None) ->
     text (zh when the summary or analyses contain CJK characters, else en).
 
     What is free text is kept as written: summary and analyses verbatim (`---` runs, headings
-    and all), and the title, author line and abstract of each paper in `EditionEntry.source`,
+    and all), and the title, author line, abstract and key findings of each paper in `EditionEntry.source`,
     so `render_markdown(parse_markdown(t)) == t` up to line-end whitespace even for reports with
     hard-wrapped abstracts or doubled spaces. A file not in the layout raises one
     MarkdownFormatError naming the line and what was expected there.
