@@ -22,6 +22,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from email.utils import parseaddr
+from functools import cached_property
 from html import escape
 from html.parser import HTMLParser
 
@@ -54,6 +55,14 @@ class FeedEntry:
     summary: str  # the executive summary (untrusted Markdown)
     subline: str  # "2026-02-09 · 10 papers"
     papers: list[FeedPaper] = field(default_factory=list)
+
+    @cached_property
+    def content(self) -> str:
+        return content_html(self)
+
+    @cached_property
+    def teaser(self) -> str:
+        return teaser(self.summary)
 
 
 @dataclass
@@ -150,9 +159,9 @@ def atom_feed(meta: FeedMeta, entries: list[FeedEntry]) -> bytes:
         sub(entry, "link", rel="alternate", type="text/html", href=e.href)
         sub(entry, "published", e.published)
         sub(entry, "updated", e.updated)
-        if (t := teaser(e.summary)):
-            sub(entry, "summary", t, type="text")
-        sub(entry, "content", content_html(e), type="html")
+        if e.teaser:
+            sub(entry, "summary", e.teaser, type="text")
+        sub(entry, "content", e.content, type="html")
     ET.indent(feed)
     return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(feed, encoding="unicode").encode("utf-8") + b"\n"
 
@@ -169,8 +178,8 @@ def json_feed(meta: FeedMeta, entries: list[FeedEntry]) -> bytes:
         "authors": [{"name": meta.author}],
         "items": [
             {
-                "id": e.id, "url": e.href, "title": one_line(e.title), "summary": teaser(e.summary),
-                "content_html": content_html(e), "date_published": e.published, "date_modified": e.updated,
+                "id": e.id, "url": e.href, "title": one_line(e.title), "summary": e.teaser,
+                "content_html": e.content, "date_published": e.published, "date_modified": e.updated,
             }
             for e in entries
         ],

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import posixpath
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import partial
 from html import escape
@@ -247,35 +247,39 @@ def index_page(cfg, lists: list[SiteList]) -> bytes:
 
 
 def feed_files(cfg, sl: SiteList) -> list[SiteFile]:
+    """The Atom and JSON feeds of each cadence the list has; both share one set of entries (their
+    summaries are rendered once: feeds.FeedEntry caches its content)."""
     out = []
-    for cadence, (atom, jsonf) in FEEDS.items():
+    for cadence, names in FEEDS.items():
         issues = [i for i in sl.issues if i.cadence == cadence][:FEED_ENTRIES]
         if issues:
-            meta, entries = feed_parts(cfg, sl, cadence, issues, f"{sl.name}/{atom}")
-            out.append(SiteFile(f"{sl.name}/{atom}", partial(atom_feed, meta, entries)))
-            jmeta, jentries = feed_parts(cfg, sl, cadence, issues, f"{sl.name}/{jsonf}")
-            out.append(SiteFile(f"{sl.name}/{jsonf}", partial(json_feed, jmeta, jentries)))
+            meta, entries = feed_parts(cfg, sl, cadence, issues)
+            for name, make in zip(names, (atom_feed, json_feed), strict=True):
+                path = f"{sl.name}/{name}"
+                out.append(SiteFile(path, partial(make, replace(meta, self_href=site_link(cfg, path, sl.name)), entries)))
     return out
 
 
-def feed_parts(cfg, sl: SiteList, cadence: str, issues: list[Issue], path: str) -> tuple[FeedMeta, list[FeedEntry]]:
-    """The feed at `path` for the list's issues of one cadence: absolute links under the site's
-    URL when it is configured, else relative to the feed file."""
-    base, here = ui.site_url(cfg), folder(path)
+def site_link(cfg, target: str, here: str) -> str:
+    """A link from a feed in folder `here`: absolute under the site's URL when it is configured,
+    else relative to the feed file."""
+    base = ui.site_url(cfg)
+    return f"{base}/{target}" if base else rel(target, here)
 
-    def url(target: str) -> str:
-        return f"{base}/{target}" if base else rel(target, here)
 
+def feed_parts(cfg, sl: SiteList, cadence: str, issues: list[Issue]) -> tuple[FeedMeta, list[FeedEntry]]:
+    """The feed of the list's issues of one cadence (its `self_href` is filled in per file)."""
     ns = id_namespace(cfg.smtp.from_)
     weekly = f" ({ui.strings(sl.language)['weekly']})" if cadence == "weekly" else ""
     meta = FeedMeta(
         id=feed_id(ns, sl.name, cadence), title=sl.title + weekly, subtitle=", ".join(sl.categories),
-        author=author_name(cfg.smtp.from_, sl.title), language=sl.language, home=url(sl.page), self_href=url(path),
+        author=author_name(cfg.smtp.from_, sl.title), language=sl.language, home=site_link(cfg, sl.page, sl.name),
+        self_href="",
     )
     entries = [
         FeedEntry(
             id=entry_id(ns, sl.name, cadence, i.day.isoformat()), title=one_line(i.title) or i.day.isoformat(),
-            href=url(i.path), published=i.created, updated=i.rendered,
+            href=site_link(cfg, i.path, sl.name), published=i.created, updated=i.rendered,
             summary=i.summary, subline=f"{i.day.isoformat()} · {ui.count_papers(len(i.papers), sl.language)}",
             papers=i.papers,
         )
