@@ -126,3 +126,28 @@ def test_publish_command(project, cli):
     r = cli("publish", "--demo", "demo-site")
     assert r.code == 0, r.err
     assert "暂无往期" in (project.dir / "demo-site/index.html").read_text()  # the list is in Chinese
+
+
+def test_doctor_checks_the_publish_folder(project):
+    from newsletter.ops.doctor import check_publish
+
+    assert check_publish(load_config(project.config)).state == "skip"
+    project.edit('publish_dir = ""', 'publish_dir = "public"')
+    c = check_publish(load_config(project.config))
+    assert c.state == "ok" and "not published yet" in c.detail, c.line()
+    (project.dir / "public").mkdir()
+    (project.dir / "public" / "mine.txt").write_text("x")
+    c = check_publish(load_config(project.config))
+    assert c.state == "fail" and "was not written by `newsletter publish`" in c.detail, c.line()
+    (project.dir / "public" / "mine.txt").unlink()
+    cfg = load_config(project.config)
+    store = Store.open(cfg.store_path)
+    try:
+        from newsletter.ops.publish import publish
+
+        publish(store, cfg, project.dir / "public")
+    finally:
+        store.close()
+    c = check_publish(cfg)
+    assert c.state == "ok" and ": published; served at no [web] archive_url" in c.detail, c.line()
+    assert not list(project.dir.glob(".public.publish-*"))
