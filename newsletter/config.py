@@ -192,7 +192,7 @@ class WebConfig(StrictModel):
 
 
 class RenderConfig(StrictModel):
-    # the complete report a shortened email carries when [web] public_url is unset (with it, the
+    # the complete report a shortened email carries when [web] public_url/archive_url is unset (with it, the
     # email links to the archive page and attaches nothing): one file, or none
     attach: Literal["html", "markdown", "none"] = "html"
 

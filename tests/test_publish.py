@@ -130,6 +130,16 @@ def test_the_site_has_every_page_list_and_feed(proj, tmp_path):
     assert 'href="cv/feed.xml"' in index and 'href="archive/2026-02-10/ml.html"' in index
 
 
+def test_a_list_dropped_from_the_config_keeps_its_pages(proj, tmp_path):
+    """Links in mail already sent keep working: the store's editions of a list no longer configured
+    are still published, under the title its editions carried."""
+    proj.write_text(proj.read_text().replace(ML, ""))
+    out = tmp_path / "site"
+    report = publish_to(proj, out)
+    assert set(report.written) == SITE
+    assert "Machine Learning Papers" in (out / "ml/index.html").read_text()
+
+
 def atom_required(doc: bytes) -> ET.Element:
     """RFC 4287's required elements: the feed's id, title, updated, an author (here or in every entry)
     and a self link; each entry's id, title, updated and an alternate link (it has content too)."""
