@@ -169,20 +169,30 @@ class ScheduleConfig(StrictModel):
 
 class WebConfig(StrictModel):
     public_url: str = ""
+    # where the published archive (`newsletter publish`) is served when not at public_url, e.g.
+    # GitHub Pages while `serve` answers unsubscribe and feedback links elsewhere; "" = public_url
+    archive_url: str = ""
+    # `newsletter schedule` publishes the archive here after each run; `publish` writes here by default
+    publish_dir: str = ""
     host: Literal["127.0.0.1"] = "127.0.0.1"
     port: int = Field(default=8765, ge=0, le=65535)
     unsubscribe_secret_env: str = "NEWSLETTER_UNSUBSCRIBE_SECRET"
 
-    @field_validator("public_url")
+    @field_validator("public_url", "archive_url")
     @classmethod
-    def _url(cls, v: str) -> str:
+    def _url(cls, v: str, info) -> str:
         if v and not re.match(r"^https?://[^\s/]+", v):
-            raise ValueError(f"public_url {v!r} must start with https:// (or http://)")
+            raise ValueError(f"{info.field_name} {v!r} must start with https:// (or http://)")
         return v.rstrip("/")
+
+    @property
+    def site_url(self) -> str:
+        """The published archive's base URL (archive_url, else public_url), or "" when unknown."""
+        return self.archive_url or self.public_url
 
 
 class RenderConfig(StrictModel):
-    # the complete report a shortened email carries when [web] public_url is unset (with it, the
+    # the complete report a shortened email carries when [web] public_url/archive_url is unset (with it, the
     # email links to the archive page and attaches nothing): one file, or none
     attach: Literal["html", "markdown", "none"] = "html"
 
@@ -242,6 +252,8 @@ def demo_config(cfg: Config, base_url: str) -> Config:
     demo.llm.model = ""
     demo.smtp = SMTPConfig(outbox=str(cfg.var_dir / "demo-outbox"))
     demo.web.public_url = ""
+    demo.web.archive_url = ""
+    demo.web.publish_dir = ""
     demo.store.path = str(cfg.var_dir / "demo.db")
     return demo
 

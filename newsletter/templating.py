@@ -22,7 +22,7 @@ from .errors import ConfigError
 PACKAGE_TEMPLATES = Path(__file__).resolve().parent / "templates"
 PAGE_TEMPLATES = (
     "email.mjml.j2", "archive_base.html.j2", "archive_edition.html.j2", "archive_index.html.j2",
-    "archive_preview.html.j2",
+    "archive_preview.html.j2", "site_index.html.j2", "site_list.html.j2",
 )
 PROMPT_LANGUAGES = ("en", "zh")
 PROMPT_NAMES = ("abstract", "analysis", "score", "summary")

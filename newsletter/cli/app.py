@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -294,6 +295,29 @@ def serve_cmd(
             serve(store, cfg, port, ready=lambda url: typer.echo(f"serving {url}  ({ROUTES}; Ctrl-C to stop)"))
         except OSError as e:
             raise UsageError(f"--port: cannot listen on 127.0.0.1 ({e.strerror}); pick another with --port") from None
+
+
+@app.command()
+def publish(
+    outdir: Annotated[Path | None, typer.Argument(metavar="OUTDIR", help="the folder the site goes into "
+                                                  "(default: [web] publish_dir)")] = None,
+    config: ConfigOpt = None,
+    profile: Annotated[list[str] | None, typer.Option("--profile", "-p", metavar="NAME",
+                                                      help="only this list (repeatable)")] = None,
+    demo: DemoOpt = False,
+) -> None:
+    """Write the archive as a static site (pages, Atom and JSON feeds) into OUTDIR: only what changed,
+    swapped in at once, so a web server never sees half a site."""
+    from ..ops.publish import publish as publish_site
+    from ..pipeline import check_templates
+
+    with opened(config, cfg=_maybe_demo(config, demo)) as (cfg, store):
+        check_templates(cfg)
+        target = outdir if outdir is not None else cfg.resolve(cfg.web.publish_dir) if cfg.web.publish_dir else None
+        if target is None:
+            raise UsageError("OUTDIR: give the folder to publish the site into, or set [web] publish_dir")
+        report = publish_site(store, cfg, target, profiles=profile)
+    typer.echo(report.line())
 
 
 def main() -> None:

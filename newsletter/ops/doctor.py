@@ -4,8 +4,9 @@ One line per check (ok / fail / skip) with the fix. Plain functions returning Ch
 the CLI only prints them and tests call them directly. In order: config, subscribers, store,
 smtp (the relay or the embedded sink), from (a sendable From/Reply-To with a real relay), llm
 (the same preflight `run` does, then one tiny call), arxiv, web (the unsubscribe secret, https,
-the local port `serve` uses). Errors are shortened at a sentence or word boundary (`shorten`)
-and network noise is read as "cannot resolve host X" / "connection refused" (`explain`).
+the local port `serve` uses), publish (the folder `[web] publish_dir` names), templates. Errors
+are shortened at a sentence or word boundary (`shorten`) and network noise is read as "cannot
+resolve host X" / "connection refused" (`explain`).
 """
 
 from __future__ import annotations
@@ -291,8 +292,9 @@ def check_web(cfg: Config) -> Check:
 
     w = cfg.web
     if not w.public_url:
-        return Check("web", "skip", "skip: [web] public_url is empty (mail carries a mailto unsubscribe link "
-                     "only, no archive links; `serve` is not needed)",
+        links = f"archive links to {w.archive_url}" if w.archive_url else "no archive links"
+        return Check("web", "skip", f"skip: [web] public_url is empty (mail carries a mailto unsubscribe link "
+                     f"only, {links}; `serve` is not needed)",
                      "set [web] public_url and run `newsletter serve` behind it for one-click unsubscribe")
     problem = secret_problem(cfg)
     if problem:
@@ -322,8 +324,33 @@ def check_web(cfg: Config) -> Check:
     return Check("web", "ok", f"{w.public_url}: unsubscribe links signed with ${w.unsubscribe_secret_env}; {state}")
 
 
+def check_publish(cfg: Config) -> Check:
+    """Where `newsletter schedule` publishes the static site after each run ([web] publish_dir): a
+    folder publish may write (new or empty, or one it wrote), beside which it can make the new tree."""
+    from ..errors import UsageError
+    from .publish import MANIFEST, check_outdir
+
+    if not cfg.web.publish_dir:
+        return Check("publish", "skip", "skip: [web] publish_dir is empty (`newsletter publish OUTDIR` writes the "
+                     "static site when you run it)", "set [web] publish_dir to publish after every scheduled run")
+    try:
+        out = check_outdir(cfg.resolve(cfg.web.publish_dir))
+        probe = out.with_name(f".{out.name}.publish-doctor-{os.getpid()}")
+        probe.mkdir()
+        probe.rmdir()
+    except UsageError as e:
+        return Check("publish", "fail", str(e), "fix [web] publish_dir")
+    except OSError as e:
+        return Check("publish", "fail", f"{cfg.web.publish_dir}: cannot write beside it ({e.strerror})",
+                     "make its folder writable for this user, or set [web] publish_dir elsewhere")
+    where = cfg.web.archive_url or cfg.web.public_url or "no [web] archive_url or public_url: feeds use relative links"
+    state = "published" if (out / MANIFEST).is_file() else "not published yet"
+    return Check("publish", "ok", f"{out}: {state}; served at {where}")
+
+
 CHECKS: tuple[Callable[[Config], Check], ...] = (
-    check_subscribers, check_store, check_smtp, check_from, check_llm, check_arxiv, check_web, check_templates,
+    check_subscribers, check_store, check_smtp, check_from, check_llm, check_arxiv, check_web, check_publish,
+    check_templates,
 )
 
 

@@ -124,6 +124,7 @@ def scheduled_run(cfg: Config, day: date | None = None, wait_lock: float | None 
                     log.info("scheduled run for issue %s starts", day)
                     report = run_day(store, cfg, day, until="deliver", progress=None, command="schedule")
                     _explain(store, day, report)
+                    publish_after_run(store, cfg)
                     return report
                 finally:
                     store.close()
@@ -141,6 +142,22 @@ def scheduled_run(cfg: Config, day: date | None = None, wait_lock: float | None 
         except Exception:
             log.exception("scheduled run for issue %s failed; see `newsletter status`", day)
             return None
+
+
+def publish_after_run(store: Store, cfg: Config) -> None:
+    """With `[web] publish_dir`, publish the archive there after each run (newsletter publish);
+    a failure is logged and the scheduler goes on (the next run publishes again)."""
+    if not cfg.web.publish_dir or shutdown.stop_requested():
+        return
+    from .publish import publish
+
+    try:
+        report = publish(store, cfg, cfg.resolve(cfg.web.publish_dir))
+        log.info("published the archive: %s", report.line())
+    except NewsletterError as e:
+        log.error("publishing the archive to %s failed: %s", cfg.web.publish_dir, e)
+    except Exception:
+        log.exception("publishing the archive to %s failed", cfg.web.publish_dir)
 
 
 def build_scheduler(cfg: Config, job: Callable[[], Any] | None = None) -> BackgroundScheduler:

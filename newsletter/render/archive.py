@@ -27,8 +27,11 @@ def page_context(lang: str) -> dict:
     }
 
 
-def report_page(ed: Edition, cfg=None, back: str = "") -> str:
-    """The complete edition (abstracts, key findings, full analyses) as one HTML page."""
+def report_page(ed: Edition, cfg=None, back: str = "", home: str = "", head: Markup | str = "") -> str:
+    """The complete edition (abstracts, key findings, full analyses) as one HTML page.
+
+    `back` links to the list of editions, `home` (optional) to every list; `head` is trusted
+    markup for the page's <head> (the published site's CSP, icon and feed links)."""
     cards = []
     for e in ed.entries:
         c = card(e, ed.language, None, "")
@@ -44,6 +47,8 @@ def report_page(ed: Edition, cfg=None, back: str = "") -> str:
         summary_html=Markup(md_to_html(ed.summary.strip())) if ed.summary.strip() else "",
         cards=cards,
         back=back,
+        home=home,
+        head=Markup(head),
         wide=False,
     )
 

@@ -195,7 +195,7 @@ def _mjml_source(ed: Edition, cfg, allowance: int | None, dropping: bool, nonce:
         cards=[{**c, "rank": Markup(slot("RANK"))} for c in cards],
         dropped=cards,
         dropped_note=Markup(slot("DROPPED_NOTE")),
-        feedback=bool(full_url),
+        feedback=bool(getattr(getattr(cfg, "web", None), "public_url", "")),  # served by `serve`, not the archive
         why=trusted(s["why"].replace("{profile}", str(escape(neutralize(pt))))),
         archive_url=full_url,
         body_class=f"nl {SHORTENED_MARK}" if shortened else "nl",

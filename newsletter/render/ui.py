@@ -54,6 +54,16 @@ STRINGS: dict[str, dict[str, str]] = {
         "cards_dropped_none_one": "1 more paper:",
         "more_like": "More like this",
         "less_like": "Less like this",
+        "all_lists": "All lists",
+        "lists": "Lists",
+        "latest": "latest",
+        "latest_editions": "Latest editions",
+        "feeds": "Follow in a feed reader",
+        "weekly": "weekly",
+        "weekly_feeds": "weekly editions",
+        "no_editions": "No editions yet.",
+        "edition": "edition",
+        "editions": "editions",
     },
     "zh": {
         "hello": "%%NL_NAME%%，您好：",
@@ -96,6 +106,16 @@ STRINGS: dict[str, dict[str, str]] = {
         "cards_dropped_none_one": "另有 1 篇论文：",
         "more_like": "更多类似",
         "less_like": "减少类似",
+        "all_lists": "全部栏目",
+        "lists": "栏目",
+        "latest": "最新",
+        "latest_editions": "最新各期",
+        "feeds": "用订阅源阅读器订阅",
+        "weekly": "周刊",
+        "weekly_feeds": "周刊",
+        "no_editions": "暂无往期。",
+        "edition": "期",
+        "editions": "期",
     },
 }
 
@@ -110,6 +130,12 @@ def count_papers(n: int, language: str) -> str:
     """"1 paper", "10 papers", "10 篇论文": a count readers see in the subject, subline and list."""
     s = strings(language)
     return f"{n} {s['paper'] if n == 1 else s['papers']}"
+
+
+def count_editions(n: int, language: str) -> str:
+    """"1 edition", "12 editions", "12 期": the size of a list's archive."""
+    s = strings(language)
+    return f"{n} {s['edition'] if n == 1 else s['editions']}"
 
 
 def intro(n: int, language: str) -> str:
@@ -165,15 +191,22 @@ def archive_path(day, profile: str, cadence: str = "daily") -> str:
     return f"/archive/{day.isoformat()}/{profile}{'.weekly' if cadence == 'weekly' else ''}.html"
 
 
+def site_url(cfg) -> str:
+    """Where the archive is served: `[web] archive_url`, else `[web] public_url`, else ""."""
+    web = getattr(cfg, "web", None) if cfg is not None else None
+    return (getattr(web, "archive_url", "") or getattr(web, "public_url", "")).rstrip("/") if web else ""
+
+
 def archive_url(cfg, day, profile: str, cadence: str = "daily") -> str:
-    """The absolute archive URL when `[web] public_url` is set, else ""."""
-    base = getattr(getattr(cfg, "web", None), "public_url", "") if cfg is not None else ""
-    return f"{base.rstrip('/')}{archive_path(day, profile, cadence)}" if base else ""
+    """The absolute archive URL when `[web] archive_url` or `public_url` is set, else "". The
+    path is the one `newsletter serve` answers and `newsletter publish` writes."""
+    base = site_url(cfg)
+    return f"{base}{archive_path(day, profile, cadence)}" if base else ""
 
 
 def report_mode(cfg) -> str:
-    """Where a shortened email's complete report is: "archive" with `[web] public_url` (linked,
-    not attached), else `[render] attach`: "html" | "markdown" (one attached file) | "none"."""
+    """Where a shortened email's complete report is: "archive" with `[web] archive_url` or
+    `public_url` (linked, not attached), else `[render] attach`: "html" | "markdown" | "none"."""
     if cfg is None:
         return "html"
-    return "archive" if cfg.web.public_url else cfg.render.attach
+    return "archive" if site_url(cfg) else cfg.render.attach

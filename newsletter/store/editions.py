@@ -60,7 +60,7 @@ class EditionsMixin:
         files = [{"filename": a.filename, "mimetype": a.mimetype, "data": base64.b64encode(a.data).decode("ascii")}
                  for a in attachments]
         self.update_edition(edition_id, markdown=markdown, html=html, text=text, status="rendered",
-                            attachments=json.dumps(files), parts=parts)
+                            attachments=json.dumps(files), parts=parts, rendered=now_iso())
 
     def update_edition(self, edition_id: int, **fields: Any) -> None:
         with self.transaction():
@@ -101,11 +101,12 @@ class EditionsMixin:
         return ed
 
     def list_editions(self, limit: int = 1000) -> list[dict[str, Any]]:
-        """Newest first, with the number of papers: what the archive index shows."""
+        """Newest first, with the number of papers: what the archive index shows (and when each
+        was created and last rendered: the published feeds' timestamps)."""
         return [
             dict(r)
             for r in self.db.query(
-                "select e.id, e.date, e.profile, e.cadence, e.language, e.title, e.status, "
+                "select e.id, e.date, e.profile, e.cadence, e.language, e.title, e.status, e.created, e.rendered, "
                 "(select count(*) from edition_papers ep where ep.edition_id = e.id) as papers "
                 "from editions e order by e.date desc, e.profile limit ?",
                 [limit],

@@ -151,3 +151,12 @@ def m005_readers(db: sqlite_utils.Database) -> None:
         {"email": str, "model": str, "text_hash": str, "dim": int, "vector": bytes, "at": str},
         pk=("email", "model"),
     )
+
+
+@migration
+def m006_edition_rendered_at(db: sqlite_utils.Database) -> None:
+    """When an edition's content was last rendered: the published site's feeds date each entry by
+    it (`updated` also moves when the edition is merely sent). Editions rendered before this
+    change take their last update."""
+    db["editions"].add_column("rendered", str, not_null_default="")
+    db.execute("update editions set rendered = coalesce(updated, created, '') where status in ('rendered', 'sent')")

@@ -76,8 +76,9 @@ def store_rendered(store, cfg, ed: Edition) -> Edition:
     for e in ed.entries:
         if e.analysis:
             store.put_analysis(e.analysis)
-    new = Edition(date=ed.date, profile=ed.profile, language=ed.language, title=ed.title, status="analyzed")
+    new = Edition(date=ed.date, profile=ed.profile, language=ed.language, title=ed.title, status="analyzed",
+                  cadence=ed.cadence)
     store.save_selection(new, [e.paper.id for e in ed.entries])
     store.update_edition(new.id, summary=ed.summary, status="analyzed")
-    stored = store.get_edition(ed.date, ed.profile)
+    stored = store.get_edition(ed.date, ed.profile, cadence=ed.cadence)
     return stage_render(store, cfg, stored)
