@@ -15,7 +15,15 @@ from datetime import date
 
 from . import picks, stop, templating
 from .config import Config, Profile
-from .errors import ConfigError, CostCeilingReached, LLMFatalError, NewsletterError, RunError, StopRequested
+from .errors import (
+    ConfigError,
+    CostCeilingReached,
+    DeliveryError,
+    LLMFatalError,
+    NewsletterError,
+    RunError,
+    StopRequested,
+)
 from .llm.faults import clip
 from .models import Edition, Paper
 from .progress import Progress, emit
@@ -36,6 +44,7 @@ class DayReport:
     editions: dict[str, dict] = field(default_factory=dict)  # profile -> papers, status, deliveries, error
     cost: float = 0.0
     status: str = "ok"  # ok | stopped | failed (some profile failed)
+    refused: list[tuple[str, str, str]] = field(default_factory=list)  # (edition key, address, the server's reply)
 
     @property
     def failed(self) -> dict[str, str]:
@@ -150,8 +159,11 @@ def stage_render(store: Store, cfg: Config, ed: Edition, progress: Progress | No
     return ed
 
 
-def stage_deliver(store: Store, cfg: Config, ed: Edition, progress: Progress | None = None) -> dict[str, int]:
-    """Send the rendered edition to the profile's subscribers; the ledger makes this exactly-once."""
+def stage_deliver(
+    store: Store, cfg: Config, ed: Edition, progress: Progress | None = None, refused: dict[str, str] | None = None,
+) -> dict[str, int]:
+    """Send the rendered edition to the profile's subscribers; the ledger makes this exactly-once.
+    Recipients the server refused in this send are added to `refused` (address -> reply)."""
     from .deliver import send_edition
 
     if ed.status not in ("rendered", "sent"):
@@ -161,7 +173,14 @@ def stage_deliver(store: Store, cfg: Config, ed: Edition, progress: Progress | N
     late = [s for s in readers if s.email.lower() not in known]
     if late and ed.status == "rendered":
         store.save_picks(ed.id, picks.late_picks(store, cfg.profile(ed.profile), ed, late), replace=False)
-    report = send_edition(store, cfg, ed, readers, progress=progress)
+    try:
+        report = send_edition(store, cfg, ed, readers, progress=progress)
+    except DeliveryError as e:  # the batch stopped: still say who was refused before that
+        if refused is not None and e.report is not None:
+            refused.update(e.report.refused)
+        raise
+    if refused is not None:
+        refused.update(report.refused)
     counts = report.counts()
     if report.complete:
         ed.status = "sent"
@@ -191,6 +210,7 @@ def check_llm(cfg: Config) -> None:
 def _run_profile(
     store: Store, cfg: Config, profile: Profile, day: date, papers: list[Paper], wanted: tuple[str, ...],
     info: dict, llm, progress: Progress | None, cadence: str = "daily", budget=None,
+    refused: dict[str, str] | None = None,
 ) -> bool:
     """The stages after fetch for one edition of a profile (its daily one, or its weekly one dated
     `day`); False when a stop request ended it early."""
@@ -215,7 +235,7 @@ def _run_profile(
             elif stage == "render":
                 ed = stage_render(store, cfg, ed, progress)
             else:
-                info["deliveries"] = stage_deliver(store, cfg, ed, progress)
+                info["deliveries"] = stage_deliver(store, cfg, ed, progress, refused)
         except LLMFatalError as e:
             if cfg.llm.on_failure != "extractive":
                 raise
@@ -270,8 +290,10 @@ def run_day(
         budget = DayBudget(cfg.llm.fulltext_per_day, cfg.llm.abstract_per_day)
         for profile, cadence, on, key in editions_of_day(cfg, chosen, day):
             info = report.editions[key] = {"papers": 0, "status": "pending"}
+            refused: dict[str, str] = {}
             try:
-                if not _run_profile(store, cfg, profile, on, papers, wanted, info, llm, progress, cadence, budget):
+                if not _run_profile(store, cfg, profile, on, papers, wanted, info, llm, progress, cadence, budget,
+                                    refused):
                     report.status, stage = "stopped", info["stage"]
                     break
             except (CostCeilingReached, LLMFatalError, StopRequested):
@@ -283,6 +305,8 @@ def run_day(
                 log.exception("%s: unexpected error", profile.name)
                 _profile_failed(profile, info, e, progress)
                 report.status = "failed"
+            finally:
+                report.refused += [(key, email, reply) for email, reply in refused.items()]
             stage = info.get("stage", stage)
         report.cost = llm.cost if llm is not None else 0.0
         error = "; ".join(f"{n}: {e}" for n, e in report.failed.items())[:500]
@@ -322,8 +346,12 @@ def _profile_failed(profile: Profile, info: dict, e: BaseException, progress: Pr
          "the other profiles go on", profile=profile.name)
 
 
-def send_day(store: Store, cfg: Config, day: date, progress: Progress | None = None) -> dict[str, dict[str, int]]:
-    """Deliver the already rendered editions of a day (what `newsletter send` does).
+def send_day(
+    store: Store, cfg: Config, day: date, progress: Progress | None = None,
+    refused: list[tuple[str, str, str]] | None = None,
+) -> dict[str, dict[str, int]]:
+    """Deliver the already rendered editions of a day (what `newsletter send` does); recipients the
+    server refused are added to `refused` as (edition key, address, reply).
 
     Nothing to send is a failure (RunError, recorded as such), never a finished day."""
     run_id = store.start_run("send", day)
@@ -333,7 +361,12 @@ def send_day(store: Store, cfg: Config, day: date, progress: Progress | None = N
             ed = store.get_edition(on, profile.name, cadence=cadence)
             if ed is None or ed.status not in ("rendered", "sent"):
                 continue
-            out[key] = stage_deliver(store, cfg, ed, progress)
+            now: dict[str, str] = {}
+            try:
+                out[key] = stage_deliver(store, cfg, ed, progress, now)
+            finally:
+                if refused is not None:
+                    refused += [(key, email, reply) for email, reply in now.items()]
         if not out:
             raise RunError(f"no rendered edition for {day}; run `newsletter run --date {day}` first")
         store.update_run(run_id, stage="deliver", status="ok", finished=now_iso(), counts=out)
