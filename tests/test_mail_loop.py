@@ -228,3 +228,34 @@ def test_a_refused_recipient_is_one_line_and_the_fixed_address_gets_the_issue(pr
     assert late["Subject"].startswith(f"{TITLE} - {DAY}") and late["Message-ID"] == ledger(project)["alan@example.org"][1]
     assert len(mail.fetch("ada@example.org")) == 1  # Ada is not mailed twice
     assert ledger(project)["alan.turing@example.org"][0] == "failed"  # the refusal stays on record
+
+
+def test_the_fixture_routes_a_test_domain_and_bounces_like_a_relay():
+    """What the bounce handling will build on: a domain routed (transport_maps) to another local
+    SMTP server that refuses one address at RCPT. Postfix accepts the message (250) and then mails
+    the envelope sender a DSN (multipart/report, Action: failed, Status: 5.1.1), read over IMAP."""
+    import smtplib
+    import ssl
+
+    from tests.servers.smtp import FaultSMTPServer
+
+    why = missing()
+    if why:
+        pytest.fail(f"the real mail loop cannot run: {why}")
+    with FaultSMTPServer() as far:
+        far.always("rcpt", "ghost@far.test", "550 5.1.1 <ghost@far.test>: no such user here")
+        with MailServer(users={SENDER: SENDER_PASSWORD}, mailboxes=["other@news.test"],
+                        relay={"far.test": far.port}) as mail:
+            with smtplib.SMTP("127.0.0.1", mail.submission_port, timeout=20) as s:
+                s.starttls(context=ssl.create_default_context(cafile=str(mail.ca)))
+                s.login(SENDER, SENDER_PASSWORD)
+                body = b"Subject: hello\r\nFrom: newsletter@news.test\r\n\r\nhello\r\n"
+                assert s.sendmail(SENDER, ["ghost@far.test", "real@far.test", "other@news.test"], body) == {}
+            (dsn,) = [parse(raw) for raw in mail.wait_for(SENDER, 1)]
+            assert mail.count("other@news.test") == 1  # a second mailbox, no login
+    assert [r.rcpt for r in far.handler.received] == ["real@far.test"]
+    assert dsn.get_content_type() == "multipart/report" and dsn.get_param("report-type") == "delivery-status"
+    status = next(p for p in dsn.walk() if p.get_content_type() == "message/delivery-status")
+    fields = status.as_string()
+    assert "Final-Recipient: rfc822; ghost@far.test" in fields and "Action: failed" in fields
+    assert "Status: 5.1.1" in fields

@@ -217,19 +217,28 @@ class MailServer:
             raise MailServerError(why)
         if not self.users and not self.mailboxes:
             raise MailServerError("MailServer needs at least one user or mailbox")
+        for attempt in (1, 2):  # a free port can be taken by someone else before we bind it: once more
+            try:
+                self._start_once()
+                return
+            except MailServerError as e:
+                self.stop()
+                if attempt == 2 or "Address already in use" not in str(e):
+                    raise
+            except BaseException:
+                self.stop()
+                raise
+
+    def _start_once(self) -> None:
         # short and outside pytest's 0700 tmp tree: Postfix and Dovecot's workers (uids postfix,
         # dovecot, dovenull) must reach their sockets and the Maildirs, and socket paths are limited
         self.root = Path(tempfile.mkdtemp(prefix="nl-mail-", dir=self.base))
         self.root.chmod(0o755)
-        try:
-            self.tls = make_ca(self.root / "tls")
-            (self.smtp_port, self.submission_port, self.smtps_port,
-             self.imap_port, self.imaps_port) = (free_port() for _ in range(5))
-            self._start_dovecot()
-            self._start_postfix()
-        except BaseException:
-            self.stop()
-            raise
+        self.tls = make_ca(self.root / "tls")
+        (self.smtp_port, self.submission_port, self.smtps_port,
+         self.imap_port, self.imaps_port) = (free_port() for _ in range(5))
+        self._start_dovecot()
+        self._start_postfix()
 
     def stop(self) -> None:
         """Stop both servers (bounded) and remove the folder; safe to call twice."""
