@@ -50,7 +50,7 @@ spamassassin:
 # apt runs, a policy-rc.d (only if the machine has none, removed right after) keeps Dovecot's service
 # from starting. The tests run private instances under a temporary folder (tests/servers/mailserver.py).
 mailserver:
-	@{ [ -x /usr/sbin/postfix ] && [ -x /usr/sbin/dovecot ]; } || { \
+	@{ [ -x /usr/sbin/postfix ] && [ -x /usr/lib/dovecot/imap ]; } || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); POLICY=/usr/sbin/policy-rc.d; MINE=; \
 	  if [ ! -e $$POLICY ]; then printf '#!/bin/sh\nexit 101\n' | $$SUDO tee $$POLICY >/dev/null && \
 	    $$SUDO chmod 755 $$POLICY && MINE=1; fi; \
@@ -58,7 +58,7 @@ mailserver:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postfix dovecot-imapd >/dev/null; \
 	  rc=$$?; [ -z "$$MINE" ] || $$SUDO rm -f $$POLICY; [ $$rc = 0 ]; }
-	@{ [ -x /usr/sbin/postfix ] && [ -x /usr/sbin/dovecot ]; } || { echo "postfix and dovecot-imapd could not be installed"; exit 1; }
+	@{ [ -x /usr/sbin/postfix ] && [ -x /usr/lib/dovecot/imap ]; } || { echo "postfix and dovecot-imapd could not be installed"; exit 1; }
 
 # caniemail data (npm @jsx-email/doiuse-email, pinned by tools/caniemail/package-lock.json) for the
 # email-client test (tests/test_email_clients.py); needs node >= 18 and npm, installs into tools/caniemail.

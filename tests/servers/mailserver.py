@@ -49,6 +49,7 @@ from pathlib import Path
 
 POSTFIX = "/usr/sbin/postfix"
 DOVECOT = "/usr/sbin/dovecot"
+DOVECOT_IMAP = "/usr/lib/dovecot/imap"  # from dovecot-imapd (dovecot-core alone has no IMAP)
 HOST = "127.0.0.1"
 
 
@@ -61,7 +62,7 @@ def missing() -> str:
     why = []
     if not os.path.exists(POSTFIX):
         why.append("Postfix (Debian package postfix)")
-    if not os.path.exists(DOVECOT):
+    if not (os.path.exists(DOVECOT) and os.path.exists(DOVECOT_IMAP)):
         why.append("Dovecot (Debian package dovecot-imapd)")
     if why:
         return " and ".join(why) + " not installed: run `make mailserver` (apt-get, as root)"
@@ -388,6 +389,7 @@ ssl_min_protocol = TLSv1.2
 disable_plaintext_auth = yes
 auth_mechanisms = plain
 auth_failure_delay = 0
+# (and no anvil auth penalty below: a wrong password is tested, and must not slow the next login)
 first_valid_uid = {uid}
 last_valid_uid = {uid}
 first_valid_gid = {gid}
@@ -409,6 +411,11 @@ service imap-login {{
     address = {HOST}
     port = {self.imaps_port}
     ssl = yes
+  }}
+}}
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
   }}
 }}
 service auth {{
