@@ -160,10 +160,11 @@ def stage_render(store: Store, cfg: Config, ed: Edition, progress: Progress | No
 
 
 def stage_deliver(
-    store: Store, cfg: Config, ed: Edition, progress: Progress | None = None, refused: dict[str, str] | None = None,
+    store: Store, cfg: Config, ed: Edition, progress: Progress | None = None,
+    refused: list[tuple[str, str, str]] | None = None,
 ) -> dict[str, int]:
     """Send the rendered edition to the profile's subscribers; the ledger makes this exactly-once.
-    Recipients the server refused in this send are added to `refused` (address -> reply)."""
+    Recipients the server refused in this send are added to `refused` as (edition key, address, reply)."""
     from .deliver import send_edition
 
     if ed.status not in ("rendered", "sent"):
@@ -177,10 +178,10 @@ def stage_deliver(
         report = send_edition(store, cfg, ed, readers, progress=progress)
     except DeliveryError as e:  # the batch stopped: still say who was refused before that
         if refused is not None and e.report is not None:
-            refused.update(e.report.refused)
+            refused += [(edition_key(ed), a, reply) for a, reply in e.report.refused.items()]
         raise
     if refused is not None:
-        refused.update(report.refused)
+        refused += [(edition_key(ed), a, reply) for a, reply in report.refused.items()]
     counts = report.counts()
     if report.complete:
         ed.status = "sent"
@@ -210,7 +211,7 @@ def check_llm(cfg: Config) -> None:
 def _run_profile(
     store: Store, cfg: Config, profile: Profile, day: date, papers: list[Paper], wanted: tuple[str, ...],
     info: dict, llm, progress: Progress | None, cadence: str = "daily", budget=None,
-    refused: dict[str, str] | None = None,
+    refused: list[tuple[str, str, str]] | None = None,
 ) -> bool:
     """The stages after fetch for one edition of a profile (its daily one, or its weekly one dated
     `day`); False when a stop request ended it early."""
@@ -290,23 +291,18 @@ def run_day(
         budget = DayBudget(cfg.llm.fulltext_per_day, cfg.llm.abstract_per_day)
         for profile, cadence, on, key in editions_of_day(cfg, chosen, day):
             info = report.editions[key] = {"papers": 0, "status": "pending"}
-            refused: dict[str, str] = {}
             try:
                 if not _run_profile(store, cfg, profile, on, papers, wanted, info, llm, progress, cadence, budget,
-                                    refused):
+                                    report.refused):
                     report.status, stage = "stopped", info["stage"]
                     break
             except (CostCeilingReached, LLMFatalError, StopRequested):
                 raise
-            except NewsletterError as e:  # this profile's failure (e.g. its SMTP batch) must not stop the others
+            except Exception as e:  # this profile's failure (e.g. its SMTP batch) must not stop the others
+                if not isinstance(e, NewsletterError):  # a bug in one profile: its traceback goes to the log
+                    log.exception("%s: unexpected error", profile.name)
                 _profile_failed(profile, info, e, progress)
                 report.status = "failed"
-            except Exception as e:  # a bug in one profile: recorded with its traceback in the log
-                log.exception("%s: unexpected error", profile.name)
-                _profile_failed(profile, info, e, progress)
-                report.status = "failed"
-            finally:
-                report.refused += [(key, email, reply) for email, reply in refused.items()]
             stage = info.get("stage", stage)
         report.cost = llm.cost if llm is not None else 0.0
         error = "; ".join(f"{n}: {e}" for n, e in report.failed.items())[:500]
@@ -325,6 +321,11 @@ def run_day(
         store.update_run(run_id, stage=stage, status="failed", finished=now_iso(), cost=cost, error=clip(str(e), 500),
                          counts={"fetched": report.fetched, **report.editions})
         raise
+
+
+def edition_key(ed: Edition) -> str:
+    """How reports name an edition: its profile, and the week of a weekly one (as editions_of_day)."""
+    return ed.profile if ed.cadence == "daily" else f"{ed.profile} (weekly {ed.date.isoformat()})"
 
 
 def editions_of_day(cfg: Config, profiles: list[Profile], day: date) -> list[tuple[Profile, str, date, str]]:
@@ -361,12 +362,7 @@ def send_day(
             ed = store.get_edition(on, profile.name, cadence=cadence)
             if ed is None or ed.status not in ("rendered", "sent"):
                 continue
-            now: dict[str, str] = {}
-            try:
-                out[key] = stage_deliver(store, cfg, ed, progress, now)
-            finally:
-                if refused is not None:
-                    refused += [(key, email, reply) for email, reply in now.items()]
+            out[key] = stage_deliver(store, cfg, ed, progress, refused)
         if not out:
             raise RunError(f"no rendered edition for {day}; run `newsletter run --date {day}` first")
         store.update_run(run_id, stage="deliver", status="ok", finished=now_iso(), counts=out)
