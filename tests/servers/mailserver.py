@@ -167,7 +167,7 @@ class MailServer:
     mailboxes: list[str] = field(default_factory=list)  # more mailboxes without a login
     relay: dict[str, int] = field(default_factory=dict)  # domain -> port of an SMTP server on 127.0.0.1
     postfix_params: dict[str, str] = field(default_factory=dict)  # extra main.cf settings (they win)
-    base: Path | None = None  # where the folder is made (default: the system's temp dir)
+    base: Path = Path("/tmp")  # where the folder is made: every folder above it must be world-traversable
     timeout: float = 30.0  # bound of every wait (start, stop, delivery)
 
     def __post_init__(self) -> None:
@@ -233,7 +233,7 @@ class MailServer:
     def _start_once(self) -> None:
         # short and outside pytest's 0700 tmp tree: Postfix and Dovecot's workers (uids postfix,
         # dovecot, dovenull) must reach their sockets and the Maildirs, and socket paths are limited
-        self.root = Path(tempfile.mkdtemp(prefix="nl-mail-", dir=self.base))
+        self.root = Path(tempfile.mkdtemp(prefix="nl-mail-", dir=str(self.base)))
         self.root.chmod(0o755)
         self.tls = make_ca(self.root / "tls")
         (self.smtp_port, self.submission_port, self.smtps_port,
