@@ -25,7 +25,9 @@ from email.utils import parsedate_to_datetime
 
 import pytest
 
+from newsletter.config import load_config
 from newsletter.fetch.sample import SAMPLE_DAY
+from newsletter.ops.doctor import check_smtp
 from tests.servers.arxiv_fake import serve_sample
 from tests.servers.mailserver import MailServer, missing
 from tests.test_demo_e2e import TOP_TITLE
@@ -119,6 +121,8 @@ def test_each_reader_reads_their_own_issue_over_imap(security, project, cli, mai
     if public:
         project.edit('public_url = ""', 'public_url = "https://news.example.org"')
         monkeypatch.setenv(SECRET_ENV, "a-long-random-secret-for-the-mail-loop")
+    doctor = check_smtp(load_config(project.config))  # `newsletter doctor`'s SMTP + AUTH check, on a real relay
+    assert doctor.state == "ok" and f"AUTH accepted for '{SENDER}'" in doctor.detail, doctor.line()
     r = cli("run", "--date", DAY)
     assert r.code == 0, r.out + r.err
     assert "Traceback" not in r.out + r.err
@@ -170,6 +174,8 @@ def test_bad_credentials_stop_with_one_line_and_lose_nothing(project, cli, mail,
     r = cli("run", "--date", DAY)
     line = assert_clean_failure(r, f"SMTP authentication failed for '{SENDER}'")
     assert "535" in line and "not-the-password-42" not in r.out + r.err
+    doctor = check_smtp(load_config(project.config))
+    assert doctor.state == "fail" and "AUTH refused" in doctor.detail, doctor.line()
     assert {s for s, _ in ledger(project).values()} == {"pending"}
     assert {who: mail.count(who) for who in READERS} == {who: 0 for who in READERS}
 
@@ -194,6 +200,8 @@ def test_an_untrusted_certificate_stops_before_the_password_is_sent(trust, proje
     r = cli("run", "--date", DAY)
     line = assert_clean_failure(r, f"the TLS certificate of 127.0.0.1:{mail.submission_port} cannot be verified")
     assert "set [smtp] ca_file" in line
+    doctor = check_smtp(load_config(project.config))
+    assert doctor.state == "fail" and "TLS failed" in doctor.detail, doctor.line()
     assert {s for s, _ in ledger(project).values()} == {"pending"}
     assert {who: mail.count(who) for who in READERS} == {who: 0 for who in READERS}
     assert "sasl_username" not in mail.log(tail=1000)  # no AUTH was ever tried: the password never left
