@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo install test bench lint chromium spamassassin caniemail clean
+.PHONY: demo install test bench lint chromium spamassassin mailserver caniemail clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,8 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/newsletter run --demo
 
-## test: the whole suite (installs Chromium, SpamAssassin and the caniemail linter for their tests when missing)
-test: $(STAMP) chromium spamassassin caniemail
+## test: the whole suite (installs Chromium, SpamAssassin, Postfix + Dovecot and the caniemail linter for their tests when missing)
+test: $(STAMP) chromium spamassassin mailserver caniemail
 	$(BIN)/ruff check newsletter tests bench
 	$(BIN)/pytest
 
@@ -44,6 +44,21 @@ spamassassin:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq spamassassin >/dev/null; }
 	@command -v spamassassin >/dev/null 2>&1 || { echo "spamassassin could not be installed"; exit 1; }
+
+# Debian's Postfix and Dovecot for the real mail loop (tests/test_mail_loop.py); needs root or sudo.
+# Nothing is configured or started system-wide: Postfix is preseeded "No configuration", and while
+# apt runs, a policy-rc.d (only if the machine has none, removed right after) keeps Dovecot's service
+# from starting. The tests run private instances under a temporary folder (tests/servers/mailserver.py).
+mailserver:
+	@{ [ -x /usr/sbin/postfix ] && [ -x /usr/lib/dovecot/imap ]; } || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); POLICY=/usr/sbin/policy-rc.d; MINE=; \
+	  if [ ! -e $$POLICY ]; then printf '#!/bin/sh\nexit 101\n' | $$SUDO tee $$POLICY >/dev/null && \
+	    $$SUDO chmod 755 $$POLICY && MINE=1; fi; \
+	  echo "postfix postfix/main_mailer_type select No configuration" | $$SUDO debconf-set-selections && \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postfix dovecot-imapd >/dev/null; \
+	  rc=$$?; [ -z "$$MINE" ] || $$SUDO rm -f $$POLICY; [ $$rc = 0 ]; }
+	@{ [ -x /usr/sbin/postfix ] && [ -x /usr/lib/dovecot/imap ]; } || { echo "postfix and dovecot-imapd could not be installed"; exit 1; }
 
 # caniemail data (npm @jsx-email/doiuse-email, pinned by tools/caniemail/package-lock.json) for the
 # email-client test (tests/test_email_clients.py); needs node >= 18 and npm, installs into tools/caniemail.

@@ -15,7 +15,15 @@ from datetime import date
 
 from . import picks, stop, templating
 from .config import Config, Profile
-from .errors import ConfigError, CostCeilingReached, LLMFatalError, NewsletterError, RunError, StopRequested
+from .errors import (
+    ConfigError,
+    CostCeilingReached,
+    DeliveryError,
+    LLMFatalError,
+    NewsletterError,
+    RunError,
+    StopRequested,
+)
 from .llm.faults import clip
 from .models import Edition, Paper
 from .progress import Progress, emit
@@ -36,6 +44,7 @@ class DayReport:
     editions: dict[str, dict] = field(default_factory=dict)  # profile -> papers, status, deliveries, error
     cost: float = 0.0
     status: str = "ok"  # ok | stopped | failed (some profile failed)
+    refused: list[tuple[str, str, str]] = field(default_factory=list)  # (edition key, address, the server's reply)
 
     @property
     def failed(self) -> dict[str, str]:
@@ -150,8 +159,12 @@ def stage_render(store: Store, cfg: Config, ed: Edition, progress: Progress | No
     return ed
 
 
-def stage_deliver(store: Store, cfg: Config, ed: Edition, progress: Progress | None = None) -> dict[str, int]:
-    """Send the rendered edition to the profile's subscribers; the ledger makes this exactly-once."""
+def stage_deliver(
+    store: Store, cfg: Config, ed: Edition, progress: Progress | None = None,
+    refused: list[tuple[str, str, str]] | None = None,
+) -> dict[str, int]:
+    """Send the rendered edition to the profile's subscribers; the ledger makes this exactly-once.
+    Recipients the server refused in this send are added to `refused` as (edition key, address, reply)."""
     from .deliver import send_edition
 
     if ed.status not in ("rendered", "sent"):
@@ -161,7 +174,14 @@ def stage_deliver(store: Store, cfg: Config, ed: Edition, progress: Progress | N
     late = [s for s in readers if s.email.lower() not in known]
     if late and ed.status == "rendered":
         store.save_picks(ed.id, picks.late_picks(store, cfg.profile(ed.profile), ed, late), replace=False)
-    report = send_edition(store, cfg, ed, readers, progress=progress)
+    try:
+        report = send_edition(store, cfg, ed, readers, progress=progress)
+    except DeliveryError as e:  # the batch stopped: still say who was refused before that
+        if refused is not None and e.report is not None:
+            refused += [(edition_key(ed), a, reply) for a, reply in e.report.refused.items()]
+        raise
+    if refused is not None:
+        refused += [(edition_key(ed), a, reply) for a, reply in report.refused.items()]
     counts = report.counts()
     if report.complete:
         ed.status = "sent"
@@ -191,6 +211,7 @@ def check_llm(cfg: Config) -> None:
 def _run_profile(
     store: Store, cfg: Config, profile: Profile, day: date, papers: list[Paper], wanted: tuple[str, ...],
     info: dict, llm, progress: Progress | None, cadence: str = "daily", budget=None,
+    refused: list[tuple[str, str, str]] | None = None,
 ) -> bool:
     """The stages after fetch for one edition of a profile (its daily one, or its weekly one dated
     `day`); False when a stop request ended it early."""
@@ -215,7 +236,7 @@ def _run_profile(
             elif stage == "render":
                 ed = stage_render(store, cfg, ed, progress)
             else:
-                info["deliveries"] = stage_deliver(store, cfg, ed, progress)
+                info["deliveries"] = stage_deliver(store, cfg, ed, progress, refused)
         except LLMFatalError as e:
             if cfg.llm.on_failure != "extractive":
                 raise
@@ -271,16 +292,15 @@ def run_day(
         for profile, cadence, on, key in editions_of_day(cfg, chosen, day):
             info = report.editions[key] = {"papers": 0, "status": "pending"}
             try:
-                if not _run_profile(store, cfg, profile, on, papers, wanted, info, llm, progress, cadence, budget):
+                if not _run_profile(store, cfg, profile, on, papers, wanted, info, llm, progress, cadence, budget,
+                                    report.refused):
                     report.status, stage = "stopped", info["stage"]
                     break
             except (CostCeilingReached, LLMFatalError, StopRequested):
                 raise
-            except NewsletterError as e:  # this profile's failure (e.g. its SMTP batch) must not stop the others
-                _profile_failed(profile, info, e, progress)
-                report.status = "failed"
-            except Exception as e:  # a bug in one profile: recorded with its traceback in the log
-                log.exception("%s: unexpected error", profile.name)
+            except Exception as e:  # this profile's failure (e.g. its SMTP batch) must not stop the others
+                if not isinstance(e, NewsletterError):  # a bug in one profile: its traceback goes to the log
+                    log.exception("%s: unexpected error", profile.name)
                 _profile_failed(profile, info, e, progress)
                 report.status = "failed"
             stage = info.get("stage", stage)
@@ -303,6 +323,11 @@ def run_day(
         raise
 
 
+def edition_key(ed: Edition) -> str:
+    """How reports name an edition: its profile, and the week of a weekly one (as editions_of_day)."""
+    return ed.profile if ed.cadence == "daily" else f"{ed.profile} (weekly {ed.date.isoformat()})"
+
+
 def editions_of_day(cfg: Config, profiles: list[Profile], day: date) -> list[tuple[Profile, str, date, str]]:
     """(profile, cadence, edition date, report key) of every edition a run on `day` makes: each
     profile's daily one, and its weekly one (dated on the week's weekly_day) when it has weekly readers."""
@@ -322,8 +347,12 @@ def _profile_failed(profile: Profile, info: dict, e: BaseException, progress: Pr
          "the other profiles go on", profile=profile.name)
 
 
-def send_day(store: Store, cfg: Config, day: date, progress: Progress | None = None) -> dict[str, dict[str, int]]:
-    """Deliver the already rendered editions of a day (what `newsletter send` does).
+def send_day(
+    store: Store, cfg: Config, day: date, progress: Progress | None = None,
+    refused: list[tuple[str, str, str]] | None = None,
+) -> dict[str, dict[str, int]]:
+    """Deliver the already rendered editions of a day (what `newsletter send` does); recipients the
+    server refused are added to `refused` as (edition key, address, reply).
 
     Nothing to send is a failure (RunError, recorded as such), never a finished day."""
     run_id = store.start_run("send", day)
@@ -333,7 +362,7 @@ def send_day(store: Store, cfg: Config, day: date, progress: Progress | None = N
             ed = store.get_edition(on, profile.name, cadence=cadence)
             if ed is None or ed.status not in ("rendered", "sent"):
                 continue
-            out[key] = stage_deliver(store, cfg, ed, progress)
+            out[key] = stage_deliver(store, cfg, ed, progress, refused)
         if not out:
             raise RunError(f"no rendered edition for {day}; run `newsletter run --date {day}` first")
         store.update_run(run_id, stage="deliver", status="ok", finished=now_iso(), counts=out)

@@ -83,9 +83,28 @@ def run(
         from ..ops.status import reader_lines
 
         readers = reader_lines(store, cfg, day) if until != "fetch" else []
+        refused = _refused_lines(store, report.refused, config)
     _print_day(cfg, report, until, config, demo, readers)
-    if report.status == "failed":
+    for line in refused:
+        typer.echo(line, err=True)
+    if report.status == "failed" or refused:
         raise typer.Exit(1)
+
+
+def _refused_lines(store, refused: list[tuple[str, str, str]], config) -> list[str]:
+    """One line per recipient the SMTP server refused in this run: who, the server's reply, what to do."""
+    if not refused:
+        return []
+    suppressed = store.suppressed()
+    out = []
+    for key, email, reply in refused:
+        if suppressed.get(email.lower()) == "hard_bounce":
+            fix = (f"the address is suppressed as a hard bounce: correct it in the subscriber files, or run "
+                   f"`{again(f'subscribers resubscribe {email}', config)}` once it works")
+        else:
+            fix = "recorded as failed for this issue; the next issue tries again"
+        out.append(f"error: {key}: {email} was refused by the SMTP server: {reply}; {fix}")
+    return out
 
 
 DemoOpt = Annotated[bool, typer.Option("--demo", help="the demo's own store and outbox (see `run --demo`)")]
@@ -156,10 +175,16 @@ def send(
     with opened(config, subscribers=True, lock="send", cfg=_maybe_demo(config, demo)) as (cfg, store):
         day = parse_day(date_, cfg)
         store.check_writable()
+        refused: list[tuple[str, str, str]] = []
         with ProgressView() as view:
-            out = send_day(store, cfg, day, progress=view)
+            out = send_day(store, cfg, day, progress=view, refused=refused)
         for name, counts in out.items():
             typer.echo(f"{name}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+        lines = _refused_lines(store, refused, config)
+    for line in lines:
+        typer.echo(line, err=True)
+    if lines:
+        raise typer.Exit(1)
 
 
 def _send_test(config, date_: str | None, to: str, demo: bool) -> None:
