@@ -172,7 +172,7 @@ def stage_deliver(
     readers = picks.readers_of(load_subscribers(cfg), ed.profile, ed.cadence)
     known = store.get_picks(ed.id)
     late = [s for s in readers if s.email.lower() not in known]
-    if late and ed.status == "rendered":
+    if late:
         store.save_picks(ed.id, picks.late_picks(store, cfg.profile(ed.profile), ed, late), replace=False)
     try:
         report = send_edition(store, cfg, ed, readers, progress=progress)
