@@ -134,6 +134,44 @@ class SMTPConfig(StrictModel):
         return os.environ.get(self.password_env) or None
 
 
+class MailboxConfig(StrictModel):
+    """The mailbox the mail that comes back is read from (bounces, complaints, mailto unsubscribes)."""
+
+    host: str = ""  # empty: no mailbox is read (and no VERP)
+    port: int = Field(default=143, ge=1, le=65535)
+    security: Literal["starttls", "ssl"] = "starttls"  # certificates are always verified
+    ca_file: str = ""  # an extra CA to trust (a private server); verification stays on
+    username: str = ""
+    password_env: str = "NEWSLETTER_MAILBOX_PASSWORD"
+    folder: str = "INBOX"
+    processed_folder: str = ""  # move what was read here; "" = leave it, flagged $NewsletterProcessed
+    timeout: float = Field(default=30, gt=0)
+    # the envelope sender (Return-Path), where bounces go; "" = the [smtp] from address. With `verp`
+    # each message's is local+TOKEN@domain (the server must deliver plus-addresses to local@domain)
+    bounce_address: str = ""
+    verp: bool = True
+    # the List-Unsubscribe mailto: address; "" = the [smtp] from address
+    unsubscribe_address: str = ""
+    soft_bounce_limit: int = Field(default=3, ge=1, le=100)  # this many soft bounces...
+    soft_bounce_days: int = Field(default=14, ge=1, le=365)  # ...within this many days suppress the address
+
+    def password(self) -> str | None:
+        return os.environ.get(self.password_env) or None
+
+
+class DKIMConfig(StrictModel):
+    """DKIM signing: on when domain, selector and a private key (file or environment variable) are set."""
+
+    domain: str = ""
+    selector: str = ""
+    private_key_file: str = ""  # a PEM RSA key
+    private_key_env: str = ""  # or: the variable holding the PEM key
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.domain and self.selector and (self.private_key_file or self.private_key_env))
+
+
 class StoreConfig(StrictModel):
     path: str = "var/newsletter.db"
 
@@ -205,6 +243,8 @@ class Config(StrictModel):
     schedule: ScheduleConfig = ScheduleConfig()
     web: WebConfig = WebConfig()
     render: RenderConfig = RenderConfig()
+    mailbox: MailboxConfig = MailboxConfig()
+    dkim: DKIMConfig = DKIMConfig()
     subscribers_dir: str = "subscribers"
     # a folder of template overrides looked up before the package's own (see newsletter.templating)
     templates_dir: str = "templates"
@@ -254,6 +294,7 @@ def demo_config(cfg: Config, base_url: str) -> Config:
     demo.web.public_url = ""
     demo.web.archive_url = ""
     demo.web.publish_dir = ""
+    demo.mailbox = MailboxConfig()  # the demo reads no mailbox and uses no VERP
     demo.store.path = str(cfg.var_dir / "demo.db")
     return demo
 
@@ -309,8 +350,8 @@ def load_config(path: str | Path | None = None) -> Config:
         raise ConfigError(f"{p}: not valid TOML ({e}); fix the syntax at that line") from None
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{p}: cannot read the file ({e})") from None
-    for forbidden in ("password", "api_key", "secret"):
-        for section in ("smtp", "llm", "web"):
+    for forbidden in ("password", "api_key", "secret", "private_key"):
+        for section in ("smtp", "llm", "web", "mailbox", "dkim"):
             if isinstance(data.get(section), dict) and forbidden in data[section]:
                 raise ConfigError(
                     f"{p}: [{section}].{forbidden}: secrets never go in files; "

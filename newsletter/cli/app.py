@@ -221,6 +221,21 @@ def status(config: ConfigOpt = None) -> None:
 
 
 @app.command()
+def mailbox(config: ConfigOpt = None) -> None:
+    """Read the bounce mailbox once: hard and soft bounces, complaints and mailto unsubscribes suppress
+    the reader (each message counted once, even after a crash); the rest is counted and left alone."""
+    from ..ops.lock import hold, mailbox_lock_path
+    from ..ops.mailbox import run_mailbox
+
+    with opened(config) as (cfg, store):
+        store.check_writable()
+        with hold(mailbox_lock_path(cfg.var_dir), "newsletter mailbox"), ProgressView() as view:
+            report = run_mailbox(store, cfg, progress=view)
+    for line in report.lines():
+        typer.echo(line)
+
+
+@app.command()
 def schedule(
     config: ConfigOpt = None,
     catch_up: Annotated[bool, typer.Option("--catch-up/--no-catch-up", help="run at once if today's run was missed")] = True,

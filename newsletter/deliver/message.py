@@ -81,12 +81,18 @@ class MessageFactory:
         self, cfg: Config, edition: Edition, *, attachments: list[Attachment] | None = None,
         token_for: Callable[[str], str | None] | None = None, picks: dict[str, list[str]] | None = None,
         feedback_for: Callable[[str, str, int], str | None] | None = None,
+        envelope_for: Callable[[str], str] | None = None,
     ):
         self.cfg = cfg
         self.edition = edition
         self.sender = parse_address(cfg.smtp.from_, "[smtp] from")
         self.reply_to = parse_address(cfg.smtp.reply_to, "[smtp] reply_to") if cfg.smtp.reply_to else None
         self.domain = self.sender.domain
+        unsub = cfg.mailbox.unsubscribe_address
+        self.unsubscribe_address = (parse_address(unsub, "[mailbox] unsubscribe_address").addr_spec if unsub
+                                    else self.sender.addr_spec)
+        # the envelope sender (Return-Path) of each reader's message: VERP, the bounce address or From
+        self.envelope_for = envelope_for or (lambda email: self.sender.addr_spec)
         # Subject: the profile's title (readers never see the internal name), "arXiv", the date and
         # the number of papers ("1 paper", "10 papers", "10 篇论文"): the reader's own when they have
         # picks; the count is left out when the edition was loaded without its papers. List-Id stays
@@ -158,7 +164,7 @@ class MessageFactory:
 
     def mailto(self, token: str | None) -> str:
         subject = f"unsubscribe {token}" if token else f"unsubscribe {self.list_name}"
-        return f"mailto:{self.sender.addr_spec}?subject={quote(subject)}"
+        return f"mailto:{self.unsubscribe_address}?subject={quote(subject)}"
 
     def unsubscribe_urls(self, email: str) -> tuple[str | None, str]:
         """(https one-click URL or None, mailto URL) for this reader."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
@@ -23,10 +24,10 @@ from ..store import Store
 from ..wording import plural
 from .connection import SMTPParams, smtp_params
 from .ledger import jobs_to_send, prepare_ledger
-from .message import MessageError, MessageFactory
+from .message import MessageError, MessageFactory, parse_address
 from .pacing import RetryPolicy
 from .sender import Sender
-from .tokens import feedback_url, make_feedback_token, make_token, secret_from_env
+from .tokens import feedback_url, make_feedback_token, make_token, make_verp_token, secret_from_env, verp_address
 
 log = logging.getLogger(__name__)
 
@@ -85,12 +86,38 @@ def message_factory(cfg: Config, edition: Edition, picks: dict[str, list[str]] |
             return feedback_url(public_url, make_feedback_token(secret, email, edition.profile, paper_id, vote))
 
     try:
-        return MessageFactory(cfg, edition, token_for=token_for, picks=picks, feedback_for=feedback_for)
+        return MessageFactory(cfg, edition, token_for=token_for, picks=picks, feedback_for=feedback_for,
+                              envelope_for=envelope_sender(cfg, edition, secret))
     except MessageError as e:
         raise DeliveryError(str(e)) from None
     except PartsError as e:
         raise DeliveryError(f"edition {edition.date} {edition.profile}: readers' issues cannot be assembled from "
                             f"its stored parts ({e}); it was rendered by another version of newsletter") from None
+
+
+def bounce_address(cfg: Config) -> str:
+    """Where bounces go (the envelope sender without VERP): [mailbox] bounce_address, else the From address."""
+    raw = cfg.mailbox.bounce_address or cfg.smtp.from_
+    return parse_address(raw, "[mailbox] bounce_address" if cfg.mailbox.bounce_address else "[smtp] from").addr_spec
+
+
+def verp_on(cfg: Config, secret: bytes | None) -> bool:
+    """VERP needs a mailbox to read the bounces from, `[mailbox] verp` and the secret that signs the tokens."""
+    return bool(cfg.mailbox.host and cfg.mailbox.verp and secret)
+
+
+def envelope_sender(cfg: Config, edition: Edition, secret: bytes | None) -> Callable[[str], str]:
+    """The envelope sender of each reader's message: `bounces+<token>@domain` naming the delivery
+    (VERP), or the same bounce address for everyone."""
+    base = bounce_address(cfg)
+    if not verp_on(cfg, secret) or edition.id is None:
+        return lambda email: base
+    edition_id = edition.id
+
+    def verp(email: str) -> str:
+        return verp_address(base, make_verp_token(secret, edition_id, email))
+
+    return verp
 
 
 def send_edition(
@@ -114,7 +141,7 @@ def send_edition(
     stage, who = "deliver", edition.profile
     with ExitStack() as stack:
         params, where = smtp_target(stack, cfg)
-        sender = Sender(store, edition.id, factory, params, factory.sender.addr_spec, cfg.smtp.pool_size,
+        sender = Sender(store, edition.id, factory, params, bounce_address(cfg), cfg.smtp.pool_size,
                         cfg.smtp.rate_per_second, policy, len(jobs))
         emit(progress, stage, f"deliver[{who}]: {plural(len(jobs), 'message')} to {where}, "
              f"{min(cfg.smtp.pool_size, len(jobs))} connections", profile=who)
@@ -152,7 +179,7 @@ def send_test_copy(cfg: Config, edition: Edition, email: str) -> str:
             conn.open()
             eightbit = conn.smtp.has_extn("8bitmime")
             data = factory.build(email, "", new_message_id(factory.domain), eightbit)
-            conn.smtp.sendmail(factory.sender.addr_spec, [email], data,
+            conn.smtp.sendmail(bounce_address(cfg), [email], data,
                                mail_options=["BODY=8BITMIME"] if eightbit else [])
         except (Fatal, ConnectFailed) as e:
             raise DeliveryError(f"test copy not sent: {e}") from None

@@ -154,13 +154,14 @@ class Sender:
             self._finish(job)
             return
         options: list[str] = ["BODY=8BITMIME"] if eightbit else []
-        if not (job.email.isascii() and self.mail_from.isascii()):
+        mail_from = self.factory.envelope_for(job.email)  # VERP: a return path naming this delivery
+        if not (job.email.isascii() and mail_from.isascii()):
             options.append("SMTPUTF8")
         job.tries += 1
         job.attempts += 1
         self.ledger.set(job.email, "sending", "", attempt=True)  # committed before DATA: the in-flight mark
         try:
-            refused = conn.smtp.sendmail(self.mail_from, [job.email], data, mail_options=options)
+            refused = conn.smtp.sendmail(mail_from, [job.email], data, mail_options=options)
         except smtplib.SMTPRecipientsRefused as e:
             code, msg = e.recipients.get(job.email, (451, b"recipient refused"))
             self._outcome(conn, job, code, reply_text(code, msg), "rcpt")
@@ -171,7 +172,8 @@ class Sender:
                 self.ledger.set(job.email, "pending", reply)
                 q.done(job, front=True)
                 conn.drop()
-                self._stop(f"the server refuses the sender {self.mail_from}: {reply}; check [smtp] from")
+                self._stop(f"the server refuses the sender {self.mail_from}: {reply}; "
+                           "check [smtp] from and [mailbox] bounce_address")
                 return
             self._outcome(conn, job, e.smtp_code, reply, "mail")
             return

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 from urllib.parse import quote
 
 from ..config import Config
@@ -134,3 +135,48 @@ def verify_feedback_token(secret: bytes, token: str) -> tuple[str, str, str, int
 
 def feedback_url(public_url: str, token: str) -> str:
     return f"{public_url.rstrip('/')}/feedback/{token}"
+
+
+# -- VERP: a return path per message ---------------------------------------------------------------
+
+
+def _verp_mac(secret: bytes, edition_id: int, email: str) -> str:
+    mac = hmac.new(secret, f"verp\x00{edition_id}\x00{email.lower()}".encode(), hashlib.sha256).digest()[:10]
+    return base64.b32encode(mac).decode("ascii").lower()  # 16 letters and digits: survives a lowercased address
+
+
+def make_verp_token(secret: bytes, edition_id: int, email: str) -> str:
+    """`<edition id>-<mac>`: names one delivery (edition, address) without spelling the address, short
+    enough for a local part (`bounces+12-abcdefghijklmnop@…`, under 64 octets), in its own HMAC domain."""
+    return f"{edition_id}-{_verp_mac(secret, edition_id, email)}"
+
+
+def verp_address(bounce_address: str, token: str) -> str:
+    local, _, domain = bounce_address.rpartition("@")
+    return f"{local}+{token}@{domain}"
+
+
+def verp_token_of(address: str, bounce_address: str) -> str | None:
+    """The token in `address` when it is `bounce_address` with a +token (any case), else None."""
+    local, _, domain = address.strip().strip("<>").lower().rpartition("@")
+    b_local, _, b_domain = bounce_address.lower().rpartition("@")
+    if domain != b_domain or not local.startswith(b_local + "+"):
+        return None
+    token = local[len(b_local) + 1:]
+    return token if re.fullmatch(r"\d{1,12}-[a-z2-7]{16}", token) else None
+
+
+def verify_verp(secret: bytes, token: str, addresses: list[str]) -> tuple[int, str] | None:
+    """(edition id, address) of the delivery a genuine token names, found among that edition's
+    `addresses` (the ledger's); None for a forged token or an address not in the list."""
+    edition, _, mac = token.partition("-")
+    for email in addresses:
+        if hmac.compare_digest(mac, _verp_mac(secret, int(edition), email)):
+            return int(edition), email
+    return None
+
+
+def verp_edition(token: str) -> int | None:
+    """The edition a token claims, UNCHECKED: only to know which ledger rows to verify it against."""
+    edition = token.partition("-")[0]
+    return int(edition) if edition.isdigit() else None

@@ -97,3 +97,8 @@ def run_lock_path(var_dir: Path) -> Path:
 
 def scheduler_lock_path(var_dir: Path) -> Path:
     return Path(var_dir) / SCHEDULER_LOCK
+
+
+def mailbox_lock_path(var_dir: Path) -> Path:
+    """`newsletter mailbox` (and the scheduler's hourly read) one at a time."""
+    return var_dir / "mailbox.lock"

@@ -22,6 +22,7 @@ from .llm_cache import LLMCacheMixin
 from .migrations import MIGRATIONS
 from .papers import PapersMixin
 from .readers import ReadersMixin
+from .returns import ReturnsMixin
 from .rows import now_iso
 from .runs import RunsMixin
 from .vectors import VectorsMixin
@@ -30,7 +31,7 @@ __all__ = ["Store", "StoreError", "now_iso"]
 
 
 class Store(PapersMixin, LLMCacheMixin, AnalysesMixin, EditionsMixin, DeliveriesMixin, RunsMixin, VectorsMixin,
-            ReadersMixin):
+            ReadersMixin, ReturnsMixin):
     """One SQLite file; open it with `Store.open(path)` (or `":memory:"` in tests).
 
     The SQL of each concept lives in its own module (papers, llm_cache, analyses, editions,

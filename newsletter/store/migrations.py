@@ -160,3 +160,26 @@ def m006_edition_rendered_at(db: sqlite_utils.Database) -> None:
     change take their last update."""
     db["editions"].add_column("rendered", str, not_null_default="")
     db.execute("update editions set rendered = coalesce(updated, created, '') where status in ('rendered', 'sent')")
+
+
+@migration
+def m007_mail_that_comes_back(db: sqlite_utils.Database) -> None:
+    """The mail that comes back: every message read from the bounce mailbox once (keyed by its
+    Message-ID, so nothing is counted twice) with the decision and its evidence, and the bounce
+    and complaint events per address (what the soft-bounce threshold and the rates count)."""
+    db["inbound_messages"].create(
+        {
+            "key": str, "message_id": str, "kind": str, "action": str, "email": str, "list": str,
+            "edition_id": int, "status": str, "detail": str, "sender": str, "subject": str, "at": str,
+        },
+        pk="key",
+    )
+    db["bounce_events"].create(
+        {
+            "id": int, "email": str, "kind": str, "edition_id": int, "status": str, "diagnostic": str,
+            "message_key": str, "at": str,
+        },
+        pk="id",
+    )
+    db["bounce_events"].create_index(["email", "at"])
+    db["bounce_events"].create_index(["edition_id"])
