@@ -28,6 +28,7 @@ from tests.test_mail_loop import DAY, SECRET_ENV, SENDER, SENDER_PASSWORD, confi
 MAILBOX_ENV = "NEWSLETTER_MAILBOX_PASSWORD"
 ADA = "ada@example.org"
 ADA_PASSWORD = "ada-imap-password"
+GHOST = "ghost@far.example.net"  # no such user at the far server
 
 
 def subscribers(project, *entries: tuple[str, list[str]]) -> None:
@@ -78,7 +79,7 @@ def servers(far: FaultSMTPServer, **params: str) -> MailServer:
 def test_a_hard_bounce_from_postfix_suppresses_the_address_and_the_next_issue_skips_it(project, cli, arxiv_url,
                                                                                        monkeypatch):
     with FaultSMTPServer() as far:
-        far.always("rcpt", "ghost@far.example.net", "550 5.1.1 <ghost@far.example.net>: Recipient address rejected: no such user")
+        far.always("rcpt", GHOST, f"550 5.1.1 <{GHOST}>: Recipient address rejected: no such user")
         with servers(far) as mail:
             configure(project, mail, arxiv_url, monkeypatch)
             with_mailbox(project, mail, monkeypatch)
@@ -91,8 +92,8 @@ def test_a_hard_bounce_from_postfix_suppresses_the_address_and_the_next_issue_sk
 
             read = cli("mailbox")
             assert read.code == 0, read.out + read.err
-            assert "read 1 new (hard bounce 1," in read.out and "suppressed 1: ghost@far.example.net (hard bounce)" in read.out
-            assert rows(project, "select email, list, reason from suppressions") == [("ghost@far.example.net", "", "hard_bounce")]
+            assert "read 1 new (hard bounce 1," in read.out and f"suppressed 1: {GHOST} (hard bounce)" in read.out
+            assert rows(project, "select email, list, reason from suppressions") == [(GHOST, "", "hard_bounce")]
             (event,) = rows(project, "select b.email, b.kind, b.status, e.profile from bounce_events b "
                                      "join editions e on e.id = b.edition_id")
             assert event == ("ghost@far.example.net", "hard_bounce", "5.1.1", "cv")  # VERP named the delivery

@@ -27,6 +27,7 @@ from __future__ import annotations
 import email
 import email.policy
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from email.header import decode_header, make_header
@@ -47,7 +48,7 @@ NO_SUCH = re.compile(
 )
 FULL = re.compile(r"mailbox (is )?full|over ?quota|quota exceeded|exceeded (the )?(storage|quota)|insufficient storage|"
                   r"mailbox size limit|too much mail")
-NOT_THE_ADDRESS = re.compile(r"spam|blocked|blacklist|blocklist|block list|black list|policy|reputation|"
+NOT_THE_ADDRESS = re.compile(r"spam|blocked|invalid ip|blacklist|blocklist|block list|black list|policy|reputation|"
                              r"rate limit|too many|content|message too (big|large)|size limit|dmarc|spf|dkim|"
                              r"authenticat|rejected by|denied|banned|virus|not permitted|refused")
 BOUNCE_FROM = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|mailerdaemon|mail\.daemon)@", re.I)
@@ -128,12 +129,13 @@ def judge(action: str, status: str, diagnostic: str) -> str:
     if klass != "5" and action != "failed":
         return ""
     detail = (m.group(2), m.group(3)) if m else ("", "")
+    if FULL.search(words) or detail in (("2", "2"), ("2", "3")):  # the mailbox exists: full, or the message too big
+        return "soft_bounce"
     if NO_SUCH.search(words):
         return "hard_bounce"
     if detail[0] == "1":  # addressing: the recipient's address is bad, unless it is ours (x.1.7, x.1.8)
         return "soft_bounce" if detail[1] in ("7", "8") else "hard_bounce"
-    if detail in (("2", "2"), ("3", "4"), ("4", "7")) or detail[0] in ("6", "7") or FULL.search(words) \
-            or NOT_THE_ADDRESS.search(words):
+    if detail in (("3", "4"), ("4", "7")) or detail[0] in ("6", "7") or NOT_THE_ADDRESS.search(words):
         return "soft_bounce"
     return "hard_bounce"
 
@@ -201,10 +203,12 @@ def _address_field(value: str) -> str:
     return found[0].lower() if found else ""
 
 
-def from_dsn(blocks: list[Message], msg: Message) -> list[Bounce]:
+def from_dsn(blocks: list[Message], msg: Message, returned_to: list[str]) -> list[Bounce]:
     out = []
     for b in blocks:
         rcpt = _address_field(_field(b, "Final-Recipient")) or _address_field(_field(b, "Original-Recipient"))
+        if not rcpt and _field(b, "Final-Recipient") and len(returned_to) == 1:
+            rcpt = returned_to[0]  # "Final-Recipient: rfc822; @host": the returned message says whom
         action, status = _field(b, "Action").lower(), _field(b, "Status")
         if not (rcpt or action or status):
             continue  # the per-message block (Reporting-MTA, Arrival-Date...)
@@ -256,6 +260,38 @@ def _feedback(msg: Message) -> dict[str, str] | None:
     return None
 
 
+def from_ses(msg: Message) -> tuple[list[Bounce], str] | None:
+    """Amazon SES's notifications mailed through SNS: a JSON body with notificationType Bounce
+    (Permanent = hard, else soft), Complaint or Delivery; None when the message is not one."""
+    text = re.sub(r"!\r?\n ", "", body_text(msg, 200000))  # over-long lines folded by an MTA ("!" + newline)
+    start = text.find('{"notificationType"')
+    if start < 0:
+        start = text.find("{")
+        if start < 0 or '"notificationType"' not in text:
+            return None
+    try:
+        data, _ = json.JSONDecoder().raw_decode(text[start:])
+    except ValueError:
+        return None
+    data = json.loads(data["Message"]) if isinstance(data.get("Message"), str) else data
+    kind = str(data.get("notificationType", "")).lower()
+    if kind == "complaint":
+        got = data.get("complaint", {})
+        return ([Bounce(str(r.get("emailAddress", "")).lower(), "complaint") for r in got.get("complainedRecipients", [])],
+                f"Amazon SES complaint ({got.get('complaintFeedbackType', 'abuse')})")
+    if kind == "bounce":
+        got = data.get("bounce", {})
+        hard = got.get("bounceType") == "Permanent"
+        out = []
+        for r in got.get("bouncedRecipients", []):
+            said = str(r.get("diagnosticCode", ""))
+            status = str(r.get("status", ""))
+            kind = judge("failed", status, said) if hard else "soft_bounce"
+            out.append(Bounce(str(r.get("emailAddress", "")).lower(), kind or "soft_bounce", "failed", status, said[:500]))
+        return out, f"Amazon SES bounce ({got.get('bounceType')}/{got.get('bounceSubType')})"
+    return [], f"Amazon SES notification {kind or '(unknown)'}: nothing to do"
+
+
 def auto_reply(msg: Message, subject: str) -> str:
     """Why this is an auto-reply ("" when it is not)."""
     auto = _field(msg, "Auto-Submitted").lower()
@@ -295,7 +331,7 @@ def _classify(msg: Message, ours: list[str]) -> Verdict:
         v.tokens += TOKEN_RE.findall(str(h.get("List-Unsubscribe") or ""))
     blocks = dsn_blocks(msg)
     if blocks is not None:
-        v.bounces = [b for b in from_dsn(blocks, msg) if b.kind]
+        v.bounces = [b for b in from_dsn(blocks, msg, [a for a in v.returned_to if a not in ours]) if b.kind]
         return _bounce_kind(v, "DSN")
     report = _feedback(msg)
     if report is not None:
@@ -307,7 +343,14 @@ def _classify(msg: Message, ours: list[str]) -> Verdict:
         else:
             v.why = f"ARF feedback-type {v.feedback_type or '(none)'}: not a complaint"
         return v
-    own = [t for t in TOKEN_RE.findall(subject)]
+    ses = from_ses(msg)
+    if ses is not None:
+        v.bounces, v.why = ses
+        if v.bounces and v.bounces[0].kind == "complaint":
+            v.kind = "complaint"
+            return v
+        return _bounce_kind(v, "Amazon SES notification") if v.bounces else v
+    own = TOKEN_RE.findall(subject)
     plus = [a.split("@")[0].split("+", 1)[1] for a in v.addressed_to if "+" in a.split("@")[0]]
     if own or any(TOKEN_RE.fullmatch(p) for p in plus):
         v.tokens = own + [p for p in plus if TOKEN_RE.fullmatch(p)]
