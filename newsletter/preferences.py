@@ -151,6 +151,8 @@ class ReaderReport:
     votes: list[dict[str, Any]]  # store.vote_rows: paper_id, vote, profile, at, title
     issues: list[dict[str, Any]]  # store.reader_issues: date, profile, cadence, papers, status
     weekly_day: str  # "Friday"
+    returns: list[dict[str, Any]] = field(default_factory=list)  # store.bounce_rows: bounces, complaints, mailto
+    suppressions: list[dict[str, str]] = field(default_factory=list)  # store.suppressions: reason, detail, list, at
 
     @property
     def language(self) -> str:
@@ -184,10 +186,12 @@ def find_reader(cfg: Config, email: str) -> Subscriber:
 
 
 def reader_report(cfg: Config, store: Store, email: str, issues: int = 10) -> ReaderReport:
-    """A reader's entry, suppressions, feedback votes (newest first) and last `issues` issues."""
+    """A reader's entry, suppressions (with why), feedback votes (newest first), last `issues` issues, and the
+    mail that came back about them (bounces, complaints, mailto unsubscribes)."""
     s = find_reader(cfg, email)
     return ReaderReport(
         subscriber=s, lists=[cfg.profile(p) for p in s.profiles], suppression=suppression_text(store.suppressions(s.email)),
         votes=store.vote_rows(s.email), issues=store.reader_issues(s.email, issues),
         weekly_day=WEEKDAYS.get(cfg.schedule.weekly_day, cfg.schedule.weekly_day),
+        returns=store.bounce_rows(s.email), suppressions=store.suppressions(s.email),
     )

@@ -47,6 +47,9 @@ def _entry(r: ReaderReport) -> Table:
     t.add_row("language", Text(r.language + ("" if s.language else " (from the lists)")))
     t.add_row("mail", Text(f"suppressed: {r.suppression}", style="red") if r.suppression
               else Text("goes out", style="green"))
+    for s_row in r.suppressions:
+        t.add_row("", Text(f"{s_row['reason']}" + (f" from {s_row['list']}" if s_row["list"] else " (every list)")
+                           + f", {_when(str(s_row['at']))}: {s_row['detail'] or '-'}", style="dim"))
     t.add_row("frequency", Text(r.frequency_text))
     t.add_row("max papers", Text(r.max_papers_text))
     t.add_row("interests", _none(s.interests))
@@ -79,6 +82,22 @@ def _issues(r: ReaderReport) -> Table:
     return t
 
 
+KINDS = {"hard_bounce": ("hard bounce", "red"), "soft_bounce": ("soft bounce", "yellow"),
+         "complaint": ("spam complaint", "red"), "unsubscribe": ("mailto unsubscribe", "yellow")}
+
+
+def _returns(r: ReaderReport) -> Table:
+    t = Table(box=None, padding=(0, 2, 0, 0), show_edge=False, header_style="bold")
+    for name in ("when (UTC)", "what", "issue", "status", "what the server said"):
+        t.add_column(name, no_wrap=name != "what the server said")
+    for e in r.returns:
+        words, style = KINDS.get(e["kind"], (e["kind"], ""))
+        issue = f"{e['date']} {e['profile']}" if e.get("date") else "-"
+        t.add_row(_when(str(e["at"])), Text(words, style=style), Text(issue), Text(e["status"] or "-"),
+                  _none(e["diagnostic"] or ""))
+    return t
+
+
 def _emit(console: Console, *items: object) -> None:
     """Print; in a pipe without the padding rich adds at the end of table lines."""
     if console.is_terminal:
@@ -108,6 +127,13 @@ def draw_reader(r: ReaderReport, console: Console | None = None) -> None:
     else:
         _emit(console, Text("Feedback: none yet", style="bold"),
               Text("(votes come from the 'more / less like this' links in each issue)", style="dim"))
+    _emit(console)
+    if r.returns:
+        _emit(console, Text(f"Mail that came back: {plural(len(r.returns), 'event')}", style="bold"))
+        _emit(console, _returns(r))
+    else:
+        _emit(console, Text("Mail that came back: none", style="bold"),
+              Text("(bounces, spam complaints and mailto unsubscribes read by `newsletter mailbox`)", style="dim"))
     _emit(console)
     if r.issues:
         _emit(console, Text(f"Last issues ({len(r.issues)}, newest first)", style="bold"))

@@ -85,12 +85,15 @@ def status_lines(cfg: Config, store: Store, now: datetime | None = None, runs: i
         if r["error"]:
             lines.append(f"      error: {r['error']}")
     eds = store.list_editions(10)
+    returns = store.edition_return_counts()
     if eds:
         lines.append("editions:")
         for e in eds:
             c = store.delivery_counts(e["id"])
             lines.append(f"  {e['date']} {e['profile']}: {plural(e['papers'], 'paper')}, {e['status']}; deliveries "
-                         + (", ".join(f"{k} {v}" for k, v in sorted(c.items())) or "none"))
+                         + (", ".join(f"{k} {v}" for k, v in sorted(c.items())) or "none")
+                         + return_rates(returns.get(e["id"], {}), c.get("sent", 0)))
+    lines += mailbox_lines(cfg, store)
     total = store.delivery_counts()
     lines.append("deliveries: " + ", ".join(f"{k} {total.get(k, 0)}" for k in
                                               ("sent", "pending", "sending", "deferred", "failed", "suppressed")))
@@ -101,6 +104,37 @@ def status_lines(cfg: Config, store: Store, now: datetime | None = None, runs: i
     if any(d["status"] in ("pending", "sending", "deferred") for d in issues):
         lines.append("  (pending and deferred messages go out on the next run or `newsletter send --date DAY`)")
     return lines
+
+
+# Gmail's and Yahoo's bulk-sender rules: spam complaints under 0.3%; bounces over ~2% hurt a sender too
+COMPLAINT_LIMIT, BOUNCE_LIMIT = 0.003, 0.02
+
+
+def return_rates(r: dict[str, int], sent: int) -> str:
+    """'; bounces 2 (1 hard, 1 soft) = 2.0%, complaints 0 = 0.0%' for an edition, from the mailbox's
+    events (distinct addresses); '' when nothing came back."""
+    hard, soft, complaints = r.get("hard_bounce", 0), r.get("soft_bounce", 0), r.get("complaint", 0)
+    if not (hard or soft or complaints):
+        return ""
+    base = max(sent, 1)
+    warn = []
+    if complaints / base >= COMPLAINT_LIMIT:
+        warn.append("complaints over 0.3%")
+    if (hard + soft) / base >= BOUNCE_LIMIT:
+        warn.append("bounces over 2%")
+    return (f"; bounces {hard + soft} ({hard} hard, {soft} soft) = {100 * (hard + soft) / base:.1f}%, "
+            f"complaints {complaints} = {100 * complaints / base:.1f}%" + (f" [{'; '.join(warn)}]" if warn else ""))
+
+
+def mailbox_lines(cfg: Config, store: Store) -> list[str]:
+    """What the bounce mailbox gave: messages read by kind and when last."""
+    if not cfg.mailbox.host:
+        return ["mailbox: not read ([mailbox] host is empty: bounces, complaints and mailto unsubscribes are ignored)"]
+    s = store.inbound_summary()
+    if not s["kinds"]:
+        return [f"mailbox: {cfg.mailbox.host} {cfg.mailbox.folder}: nothing read yet (`newsletter mailbox`)"]
+    kinds = ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in sorted(s["kinds"].items()))
+    return [f"mailbox: {plural(sum(s['kinds'].values()), 'message')} read ({kinds}), the last at {s['last']}"]
 
 
 def history_lines(store: Store, query: str = "", profile: str | None = None, limit: int = 20) -> list[str]:
