@@ -39,16 +39,23 @@ def subscribers(project, *entries: tuple[str, list[str]]) -> None:
     (project.dir / "subscribers" / "team.toml").write_text(text.replace("'", '"'))
 
 
+def set_section(project, section: str, **values: object) -> None:
+    """Set keys of a [section] of the project's config.toml (other keys and comments stay)."""
+    text = project.config.read_text()
+    start = text.index(f"[{section}]\n")
+    end = text.index("\n[", start + 1)
+    keep = [ln for ln in text[start:end].splitlines()[1:] if ln.split("=")[0].strip() not in values]
+    lines = [f"{k} = {v!r}".replace("'", '"') if isinstance(v, str) else f"{k} = {str(v).lower()}"
+             if isinstance(v, bool) else f"{k} = {v}" for k, v in values.items()]
+    project.config.write_text(text[:start] + f"[{section}]\n" + "\n".join(lines + keep) + text[end:])
+
+
 def with_mailbox(project, mail: MailServer, monkeypatch, **extra: object) -> None:
     """A second list (cv2: the "next issue"), the bounce mailbox = the From address's, VERP on."""
     project.append('[[profiles]]\nname = "cv2"\ntitle = "Second List"\ncategories = ["cs.CV"]\nlanguage = "zh"\n'
                    'top_n = 3\n')
-    rows = {"host": "127.0.0.1", "port": mail.imap_port, "security": "starttls", "ca_file": str(mail.ca),
-            "username": SENDER, "password_env": MAILBOX_ENV, "folder": "INBOX", **extra}
-    text = project.config.read_text()
-    block = "[mailbox]\n" + "".join(f"{k} = {v!r}\n".replace("'", '"') if isinstance(v, str) else f"{k} = {v}\n"
-                                    for k, v in rows.items())
-    project.config.write_text(text.replace("[[profiles]]", block + "\n[[profiles]]", 1))
+    set_section(project, "mailbox", host="127.0.0.1", port=mail.imap_port, security="starttls", ca_file=str(mail.ca),
+                username=SENDER, password_env=MAILBOX_ENV, folder="INBOX", **extra)
     monkeypatch.setenv(MAILBOX_ENV, SENDER_PASSWORD)
     monkeypatch.setenv(SECRET_ENV, "a-long-random-secret-for-the-bounce-loop")
 
@@ -160,3 +167,31 @@ def test_a_mailto_unsubscribe_through_postfix_stops_that_list_only(project, cli,
         assert "unsubscribed from cv" in listing.out
         assert cli("run", "--date", DAY, "--profile", "cv2").code == 0  # the other list still comes
         assert len(mail.wait_for(ADA, 2)) == 2
+
+
+def test_the_scheduler_reads_the_mailbox_before_each_run_and_hourly(project, cli, arxiv_url, monkeypatch):
+    from datetime import date, timedelta
+
+    from newsletter.config import load_config
+    from newsletter.ops.schedule import MAILBOX_ID, build_scheduler, scheduled_run
+
+    with FaultSMTPServer() as far:
+        far.always("rcpt", GHOST, f"550 5.1.1 <{GHOST}>: Recipient address rejected: no such user")
+        with servers(far) as mail:
+            configure(project, mail, arxiv_url, monkeypatch)
+            with_mailbox(project, mail, monkeypatch)
+            subscribers(project, (ADA, ["cv", "cv2"]), (GHOST, ["cv", "cv2"]))
+            assert cli("run", "--date", DAY, "--profile", "cv").code == 0
+            mail.wait_for(SENDER, 1)  # the DSN is in the mailbox; nobody has read it
+            cfg = load_config(project.config)
+            job = build_scheduler(cfg).get_job(MAILBOX_ID)
+            assert job is not None and job.trigger.interval == timedelta(hours=1)
+            report = scheduled_run(cfg, date.fromisoformat(DAY), wait_lock=0)  # every list: cv2 is new
+            assert report is not None and report.editions["cv2"]["status"] == "sent"
+            mail.wait_for(ADA, 2)
+    assert rows(project, "select email, reason from suppressions") == [(GHOST, "hard_bounce")]
+    status = dict(rows(project, "select d.email, d.status from deliveries d join editions e on e.id = d.edition_id "
+                                "where e.profile = 'cv2'"))
+    assert status == {ADA: "sent", GHOST: "suppressed"}
+    without = load_config(project.config).model_copy(update={"mailbox": type(cfg.mailbox)()})
+    assert build_scheduler(without).get_job(MAILBOX_ID) is None

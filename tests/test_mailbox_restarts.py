@@ -22,6 +22,7 @@ from newsletter.store import Store
 from tests.conftest import ROOT
 from tests.servers.mailserver import MailServer, missing
 from tests.test_mail_loop import SENDER, SENDER_PASSWORD
+from tests.test_mailbox_loop import set_section
 
 N = 120
 KILLS = 6
@@ -104,9 +105,8 @@ def mail():
 
 def test_killed_mailbox_reads_count_each_message_exactly_once(project, mail):
     project.edit('from = "arXiv Daily <newsletter@localhost>"', f'from = "arXiv Daily <{SENDER}>"')
-    project.config.write_text(project.config.read_text().replace("[[profiles]]", (
-        f'[mailbox]\nhost = "127.0.0.1"\nport = {mail.imap_port}\nca_file = "{mail.ca}"\nusername = "{SENDER}"\n'
-        f'password_env = "{PASSWORD_ENV}"\nsoft_bounce_limit = 3\n\n[[profiles]]'), 1))
+    set_section(project, "mailbox", host="127.0.0.1", port=mail.imap_port, ca_file=str(mail.ca), username=SENDER,
+                password_env=PASSWORD_ENV, soft_bounce_limit=3)
     store = Store.open(project.db)
     edition = store.db["editions"].insert({"date": "2026-02-09", "profile": "cv", "language": "zh", "title": "t",
                                            "status": "sent", "created": "", "updated": ""}).last_pk

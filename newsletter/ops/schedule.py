@@ -2,7 +2,8 @@
 
 APScheduler 3 (BackgroundScheduler, the main thread waits for a signal) with one cron job:
 coalesce (runs missed while asleep become one), max_instances=1, a misfire grace time, and a
-catch-up on start when today's scheduled run was missed. Each job takes the run lock shared with
+catch-up on start when today's scheduled run was missed. With `[mailbox]` set, the bounce mailbox is
+read before each run and every hour (ops/mailbox.py). Each job takes the run lock shared with
 `newsletter run` and `send`, so two runs never overlap. SIGTERM/SIGINT set the stop flag: the
 delivery loop finishes the message in flight, the job returns, the scheduler shuts down, exit 0.
 """
@@ -19,6 +20,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
 from ..config import Config
 from ..cron import crontab_trigger
@@ -28,11 +30,14 @@ from ..wording import plural
 from . import shutdown
 from .lock import LockHeld, hold, run_lock_path, scheduler_lock_path
 from .logs import detach_file
+from .mailbox import scheduled_mailbox
 
 log = logging.getLogger(__name__)
 
 JOB_ID = "issue"
 CATCH_UP_ID = "catch-up"
+MAILBOX_ID = "mailbox"
+MAILBOX_EVERY = 3600  # seconds between two reads of the bounce mailbox
 LOCK_RETRY_SECONDS = 30.0
 
 
@@ -119,6 +124,7 @@ def scheduled_run(cfg: Config, day: date | None = None, wait_lock: float | None 
     while True:
         try:
             with hold(run_lock_path(cfg.var_dir), f"newsletter schedule (issue {day})"):
+                scheduled_mailbox(cfg, "before the run")  # bounces and unsubscribes count before anything is sent
                 store = Store.open(cfg.store_path)
                 try:
                     log.info("scheduled run for issue %s starts", day)
@@ -169,6 +175,10 @@ def build_scheduler(cfg: Config, job: Callable[[], Any] | None = None) -> Backgr
     )
     sched.add_job(job or (lambda: scheduled_run(cfg)), make_trigger(cfg), id=JOB_ID, name="daily issue",
                   coalesce=True, max_instances=1, misfire_grace_time=grace, replace_existing=True)
+    if cfg.mailbox.host:  # the bounce mailbox, every hour (and before each run, in scheduled_run)
+        sched.add_job(lambda: scheduled_mailbox(cfg), IntervalTrigger(seconds=MAILBOX_EVERY), id=MAILBOX_ID,
+                      name="bounce mailbox", coalesce=True, max_instances=1, misfire_grace_time=MAILBOX_EVERY,
+                      replace_existing=True)
     return sched
 
 
