@@ -40,6 +40,8 @@ from ..errors import UsageError
 from ..mime import base64_block, canonical, encode
 from ..models import Attachment, Edition
 from ..placeholders import personalize
+from .dkim import DKIMError
+from .dkim import signer as dkim_signer
 from .tokens import unsubscribe_url
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
@@ -120,6 +122,10 @@ class MessageFactory:
         self._mark = f"PART{uuid.uuid4().hex}"
         self._boundary = f"=_{uuid.uuid4().hex}_"
         self._templates: dict[tuple, tuple[bytes, list[bytes]]] = {}
+        try:
+            self.signer = dkim_signer(cfg)  # None without [dkim]; a bad key is one line here, before sending
+        except DKIMError as e:
+            raise MessageError(str(e)) from None
 
     def subject_for(self, n: int) -> str:
         """The Subject for an issue of `n` papers ("arXiv · Title - date · 3 papers")."""
@@ -232,6 +238,12 @@ class MessageFactory:
         return head + b"\r\n", segments
 
     def build(self, email: str, name: str, message_id: str, eightbit: bool = False) -> bytes:
+        """The recipient's message as bytes ready for DATA, DKIM-signed when [dkim] is set: every message
+        (the ledger's sends and test copies) passes here, so it is signed once, over its final bytes."""
+        data = self.build_unsigned(email, name, message_id, eightbit)
+        return self.signer.sign(data) if self.signer is not None else data
+
+    def build_unsigned(self, email: str, name: str, message_id: str, eightbit: bool = False) -> bytes:
         """The recipient's message as bytes ready for DATA (CRLF line ends).
 
         The email package serialises this recipient's headers; the constant headers and the
