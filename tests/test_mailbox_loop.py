@@ -20,6 +20,8 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
+from newsletter.config import load_config
+from newsletter.ops.deliverability import check_mailbox
 from tests.servers.arxiv_fake import serve_sample
 from tests.servers.mailserver import MailServer, missing
 from tests.servers.smtp import FaultSMTPServer
@@ -148,6 +150,12 @@ def test_a_mailto_unsubscribe_through_postfix_stops_that_list_only(project, cli,
         configure(project, mail, arxiv_url, monkeypatch)
         with_mailbox(project, mail, monkeypatch)
         subscribers(project, (ADA, ["cv", "cv2"]))
+        doctor = check_mailbox(load_config(project.config))  # `newsletter doctor`'s line, against Dovecot
+        assert doctor.state == "ok" and "login accepted, 0 new message(s); VERP on" in doctor.detail, doctor.line()
+        monkeypatch.setenv(MAILBOX_ENV, "not-the-password")
+        bad = check_mailbox(load_config(project.config))
+        assert bad.state == "fail" and "IMAP login failed" in bad.detail and "not-the-password" not in bad.line()
+        monkeypatch.setenv(MAILBOX_ENV, SENDER_PASSWORD)
         assert cli("run", "--date", DAY, "--profile", "cv").code == 0
         (issue,) = [parse(m) for m in mail.wait_for(ADA, 1)]
         mailto = urlparse(issue["List-Unsubscribe"].strip("<>"))
@@ -172,7 +180,6 @@ def test_a_mailto_unsubscribe_through_postfix_stops_that_list_only(project, cli,
 def test_the_scheduler_reads_the_mailbox_before_each_run_and_hourly(project, cli, arxiv_url, monkeypatch):
     from datetime import date, timedelta
 
-    from newsletter.config import load_config
     from newsletter.ops.schedule import MAILBOX_ID, build_scheduler, scheduled_run
 
     with FaultSMTPServer() as far:

@@ -18,7 +18,6 @@ import socket
 import ssl
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -27,19 +26,8 @@ from ..config import Config, load_config
 from ..errors import ConfigError, StoreError
 from ..roster import load_subscribers
 from ..store import Store
+from .checks import Check, is_ip, local_domain
 from .errortext import explain, shorten
-
-
-@dataclass
-class Check:
-    name: str
-    state: str  # ok | fail | skip
-    detail: str
-    fix: str = ""
-
-    def line(self) -> str:
-        fix = f" — fix: {self.fix}" if self.fix and self.state != "ok" else ""
-        return f"{self.state:<4}  {self.name:<11} {self.detail}{fix}"
 
 
 def check_config(path: str | Path | None) -> tuple[Check, Config | None]:
@@ -214,26 +202,6 @@ def check_arxiv(cfg: Config) -> Check:
     return Check("arxiv", "ok", f"{url}: reachable ({total} results for cat:{cats[0]})")
 
 
-_LOCAL_SUFFIXES = (".localhost", ".local", ".localdomain", ".invalid", ".internal", ".lan", ".home.arpa")
-
-
-def local_domain(domain: str) -> bool:
-    """A domain the internet cannot send to or verify (localhost, *.local, an IP literal, one label):
-    mail From it through a real relay is rejected or junked, and replies never come back."""
-    d = domain.lower().strip().rstrip(".")
-    if d.startswith("[") or _is_ip(d):
-        return True
-    return d == "localhost" or "." not in d or d.endswith(_LOCAL_SUFFIXES)
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text.strip("[]").removeprefix("IPv6:"))
-    except ValueError:
-        return False
-    return True
-
-
 def check_from(cfg: Config) -> Check:
     """The From (and Reply-To) every message carries: a valid address, and with a real relay, one
     at a domain that can send mail (`…@localhost` only works with the embedded sink)."""
@@ -266,7 +234,7 @@ def check_from(cfg: Config) -> Check:
 
 def _loopback(host: str | None) -> bool:
     h = (host or "").lower()
-    return h == "localhost" or h.endswith(".localhost") or (_is_ip(h) and ipaddress.ip_address(h).is_loopback)
+    return h == "localhost" or h.endswith(".localhost") or (is_ip(h) and ipaddress.ip_address(h).is_loopback)
 
 
 def _running_serve(cfg: Config) -> str:
@@ -354,8 +322,13 @@ CHECKS: tuple[Callable[[Config], Check], ...] = (
 )
 
 
-def doctor(config: str | Path | None = None, emit: Callable[[str], None] | None = None) -> list[Check]:
-    """Every check in order; each one line (ok / fail / skip, and the fix). A bad config skips the rest."""
+def doctor(config: str | Path | None = None, emit: Callable[[str], None] | None = None, *, offline: bool = False,
+           resolver: Any = None) -> list[Check]:
+    """Every check in order; each one line (ok / warn / fail / skip, and the fix). A bad config skips the rest.
+    Then the bounce mailbox and the From domain's SPF, DKIM and DMARC (ops/deliverability.py; no DNS
+    lookup with `offline`; `resolver`: a dnspython resolver, e.g. one asking a test's DNS server)."""
+    from .deliverability import check_mailbox, dns_checks
+
     out: list[Check] = []
 
     def add(c: Check) -> None:
@@ -366,14 +339,15 @@ def doctor(config: str | Path | None = None, emit: Callable[[str], None] | None 
     c, cfg = check_config(config)
     add(c)
     if cfg is None:
-        for fn in CHECKS:
-            add(Check(fn.__name__.removeprefix("check_"), "skip", "skip: the config is not valid",
-                      "fix the config first"))
+        for name in [fn.__name__.removeprefix("check_") for fn in CHECKS] + ["mailbox", "spf", "dkim", "dmarc"]:
+            add(Check(name, "skip", "skip: the config is not valid", "fix the config first"))
         return out
-    for fn in CHECKS:
+    for fn in (*CHECKS, check_mailbox, lambda cfg: dns_checks(cfg, resolver, offline)):
         try:
-            add(fn(cfg))
+            found = fn(cfg)
         except Exception as e:  # a check must never crash the others
-            add(Check(fn.__name__.removeprefix("check_"), "fail", f"the check itself crashed: {explain(e)}",
-                      "report this with the line above"))
+            name = getattr(fn, "__name__", "dns").removeprefix("check_").replace("<lambda>", "dns")
+            found = Check(name, "fail", f"the check itself crashed: {explain(e)}", "report this with the line above")
+        for one in found if isinstance(found, list) else [found]:
+            add(one)
     return out
