@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 NOISY = ("LiteLLM", "litellm", "httpx", "httpcore", "cssutils", "mail.log", "arxiv", "urllib3", "apscheduler")
-DEFAULT_SECRET_ENVS = ("OPENAI_API_KEY", "NEWSLETTER_SMTP_PASSWORD", "NEWSLETTER_UNSUBSCRIBE_SECRET")
+DEFAULT_SECRET_ENVS = ("OPENAI_API_KEY", "NEWSLETTER_SMTP_PASSWORD", "NEWSLETTER_UNSUBSCRIBE_SECRET",
+                       "NEWSLETTER_MAILBOX_PASSWORD")
 MIN_SECRET_LEN = 4  # shorter values would mask ordinary words
 
 _secret_envs: set[str] = set(DEFAULT_SECRET_ENVS)
@@ -122,7 +123,8 @@ def attach_file(
 
     Returns the file, or None when var/ is not writable (logging to stderr still works).
     """
-    register_secret_envs([cfg.llm.api_key_env, cfg.smtp.password_env, cfg.web.unsubscribe_secret_env])
+    register_secret_envs([cfg.llm.api_key_env, cfg.smtp.password_env, cfg.web.unsubscribe_secret_env,
+                          cfg.mailbox.password_env, cfg.dkim.private_key_env])
     path = cfg.var_dir / "logs" / "newsletter.log"
     root = logging.getLogger()
     old = _state["file"]
