@@ -99,3 +99,9 @@ def test_status_and_show_tell_what_came_back(project, cli):
     assert "5.1.1" in row and "Recipient address rejected" in row
     ada = cli("subscribers", "show", "ada@example.org")
     assert "suppressed: complaint" in ada.out and "spam complaint" in ada.out
+
+
+def test_mailbox_without_a_mailbox_configured_is_one_line(project, cli):
+    r = cli("mailbox")
+    assert r.code == 2 and r.err.startswith("error: [mailbox] host is empty") and "Traceback" not in r.err
+    assert len(r.err.strip().splitlines()) == 1
