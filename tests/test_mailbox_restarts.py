@@ -156,3 +156,15 @@ def test_killed_mailbox_reads_count_each_message_exactly_once(project, mail):
     again = subprocess.run(cmd, cwd=project.dir, env=env, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and "read 0 new" in again.stdout, again.stdout + again.stderr
     assert count(project.db, "select count(*) from bounce_events") == N
+
+
+def test_processed_messages_are_moved_to_the_processed_folder(project, mail, cli, monkeypatch):
+    set_section(project, "mailbox", host="127.0.0.1", port=mail.imaps_port, security="ssl", ca_file=str(mail.ca),
+                username=SENDER, password_env=PASSWORD_ENV, processed_folder="Processed")
+    monkeypatch.setenv(PASSWORD_ENV, SENDER_PASSWORD)
+    deliver_to_maildir(mail, SENDER, [dsn(i, f"<issue-{i}@news.test>") for i in range(3)])
+    r = cli("mailbox")
+    assert r.code == 0 and "read 3 new" in r.out, r.out + r.err  # over implicit TLS this time
+    assert mail.fetch(SENDER) == [] and len(mail.fetch(SENDER, mailbox="Processed")) == 3
+    again = cli("mailbox")
+    assert again.code == 0 and "read 0 new" in again.out
