@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import threading
 from html import escape
 
 from ..config import Config
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 PREFIX = "/feedback/"
 MAX_TOKEN = 2000  # a genuine token is ~150 characters
 MAX_BODY = 1024  # the button posts no field at all
-ALLOW = "GET, HEAD, POST"
+FORM_METHODS = "GET, HEAD, POST, OPTIONS"  # the Allow of /feedback/ and /unsubscribe
 
 # {paper} is the escaped title, {list} the list's title in quotes, {email} the masked address.
 WORDS: dict[str, dict[str, str]] = {
@@ -90,10 +91,12 @@ WORDS: dict[str, dict[str, str]] = {
 class Readers:
     """Who receives which list now, from subscribers/*.toml, read again whenever a file there changes
     (name, size, inode or mtime), so a reader removed from the files is refused without a restart.
-    Files that fail to validate (an edit half done) keep the last good roster; with none, None."""
+    Files that fail to validate (an edit half done) keep the last good roster; with none, None.
+    Shared by the server's threads: one of them at a time reads the files again."""
 
     def __init__(self, cfg: Config):
         self.cfg = cfg
+        self._lock = threading.Lock()
         self._stamp: tuple | None = None
         self._lists: dict[str, set[str]] | None = None
 
@@ -109,18 +112,20 @@ class Readers:
         """The lists the files give this address (empty when it is not there); None when the files
         have never been readable since this server started."""
         stamp = self._signature()
-        if stamp != self._stamp:
-            self._stamp = stamp
-            try:
-                subscribers = load_subscribers(self.cfg)
-            except (ConfigError, OSError) as e:
-                keep = "keeping the last good list" if self._lists is not None else "answering 503"
-                log.warning("feedback: cannot read the subscriber files (%s); %s", e, keep)
-            else:
-                self._lists = {s.email.lower(): set(s.profiles) for s in subscribers}
-        if self._lists is None:
+        with self._lock:
+            if stamp != self._stamp:
+                self._stamp = stamp
+                try:
+                    subscribers = load_subscribers(self.cfg)
+                except (ConfigError, OSError) as e:
+                    keep = "keeping the last good list" if self._lists is not None else "answering 503"
+                    log.warning("feedback: cannot read the subscriber files (%s); %s", e, keep)
+                else:
+                    self._lists = {s.email.lower(): set(s.profiles) for s in subscribers}
+            lists = self._lists
+        if lists is None:
             return None
-        return self._lists.get(email.lower(), set())
+        return lists.get(email.lower(), set())
 
 
 def claimed_list(token: str) -> str | None:
@@ -154,7 +159,7 @@ def still_applies(store: Store, cfg: Config, readers: Readers, email: str, list_
     if lists is None:
         return None
     return (list_profile(cfg, list_name) is not None and list_name in lists
-            and email.lower() not in store.suppressed(list_name) and store.was_picked(email, paper_id))
+            and not store.is_suppressed(email, list_name) and store.was_picked(email, paper_id))
 
 
 def feedback_action(store: Store, cfg: Config, readers: Readers, method: str, token: str) -> tuple[str, str]:
@@ -201,7 +206,7 @@ def feedback_response(store: Store, cfg: Config, readers: Readers, environ: dict
     method = environ.get("REQUEST_METHOD", "GET").upper()
     token = (environ.get("PATH_INFO") or "")[len(PREFIX):]
     if method not in ("GET", "HEAD", "POST"):
-        return "405 Method Not Allowed", page("Not allowed", "<p>Use GET or POST.</p>"), [("Allow", ALLOW)]
+        return "405 Method Not Allowed", page("Not allowed", "<p>Use GET or POST.</p>"), [("Allow", FORM_METHODS)]
     if len(token) > MAX_TOKEN:
         return "414 URI Too Long", page("Invalid link", "<p>This link is too long to be one of ours.</p>"), []
     if method == "POST":
