@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 import threading
 from html import escape
 
@@ -96,14 +97,15 @@ class Readers:
 
     def __init__(self, cfg: Config):
         self.cfg = cfg
+        self.folder = cfg.resolve(cfg.subscribers_dir)
         self._lock = threading.Lock()
         self._stamp: tuple | None = None
         self._lists: dict[str, set[str]] | None = None
 
     def _signature(self) -> tuple:
-        folder = self.cfg.resolve(self.cfg.subscribers_dir)
         try:
-            stats = [(f.name, f.stat()) for f in folder.glob("*.toml")]
+            with os.scandir(self.folder) as entries:
+                stats = [(e.name, e.stat()) for e in entries if e.name.endswith(".toml")]
         except OSError:
             return ("unreadable",)
         return tuple(sorted((n, s.st_ino, s.st_size, s.st_mtime_ns) for n, s in stats))

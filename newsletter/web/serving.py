@@ -122,8 +122,9 @@ class _Server(TcpWSGIServer):
         self.channel_class(self, conn, addr, self.adj, map=self._map)
 
     def maintenance(self, now):
-        """Close connections silent for `channel_timeout` with no request being answered, and mark
-        them so their close is logged (waitress's own maintenance, plus the mark)."""
+        """Every second: write out the access log; close connections silent for `channel_timeout`
+        with no request being answered, marked so their close is logged."""
+        self.access.flush()
         cutoff = now - self.adj.channel_timeout
         for channel in list(self.active_channels.values()):
             if not channel.requests and channel.last_activity < cutoff and not channel.will_close:
