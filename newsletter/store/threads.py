@@ -23,8 +23,11 @@ class ThreadStores:
             raise ValueError("an in-memory database cannot be shared between threads; use a file")
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._opened: list[Store] = []
         self._closed = False
+        # opened (and migrated) here, once: the workers' connections then find the schema done and
+        # never race to change it
+        self._local.store = Store.open(self.path)
+        self._opened: list[Store] = [self._local.store]
 
     def get(self) -> Store:
         store = getattr(self._local, "store", None)

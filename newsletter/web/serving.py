@@ -183,12 +183,18 @@ class PublicServer:
             self._drain(time.monotonic() + self._grace)
         finally:
             self.dispatcher.shutdown(cancel_pending=True, timeout=0.2)
-            wasyncore.close_all(self.map, ignore_all=True)
+            busy = bool(self.dispatcher.threads)  # a worker past its time still wakes the loop at the end
+            for item in list(self.map.values()):
+                if not (busy and item is self.server.trigger):
+                    try:
+                        item.close()
+                    except OSError:
+                        pass
 
     def _drain(self, deadline: float) -> None:
         """Stop accepting; close every connection with nothing in flight, as soon as it has none."""
         self.server.accepting = False
-        self.server.close()
+        wasyncore.dispatcher.close(self.server)  # the listening socket only (the server's close() ends the trigger too)
         while time.monotonic() < deadline:
             for channel in list(self.server.active_channels.values()):
                 if not channel.requests and not channel.total_outbufs_len:
