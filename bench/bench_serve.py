@@ -213,7 +213,7 @@ def guarded_app(cfg_path: str, threads: int = 8):
     from newsletter.web.public import make_app
 
     cfg = load_config(cfg_path)
-    return guard(make_app(ThreadStores(cfg.store_path).get, cfg), AccessLog(None), per_client=max(2, threads // 2))
+    return guard(make_app(ThreadStores(cfg.store_path), cfg), AccessLog(None), per_client=max(2, threads // 2))
 
 
 def gunicorn_app():

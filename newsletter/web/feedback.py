@@ -24,6 +24,7 @@ import base64
 import logging
 import os
 import threading
+from collections.abc import Callable
 from html import escape
 
 from ..config import Config
@@ -164,8 +165,10 @@ def still_applies(store: Store, cfg: Config, readers: Readers, email: str, list_
             and not store.is_suppressed(email, list_name) and store.was_picked(email, paper_id))
 
 
-def feedback_action(store: Store, cfg: Config, readers: Readers, method: str, token: str) -> tuple[str, str]:
-    """(HTTP status, HTML page) for GET (confirm, record nothing) or POST (record) of one token."""
+def feedback_action(store: Store, cfg: Config, readers: Readers, method: str, token: str,
+                    write: Callable | None = None) -> tuple[str, str]:
+    """(HTTP status, HTML page) for GET (confirm, record nothing) or POST (record) of one token.
+    `write(fn)` runs the vote's write (ThreadStores.write: group commit); by default on `store`."""
     secret = secret_from_env(cfg)
     if secret is None:
         return _refusal(cfg, claimed_list(token), "503 Service Unavailable", "unavailable")
@@ -183,11 +186,9 @@ def feedback_action(store: Store, cfg: Config, readers: Readers, method: str, to
     papers = store.get_papers([paper_id])
     title = escape(papers[0].title if papers else paper_id)
     if method == "POST":
-        with store.transaction():
-            before = {r["paper_id"]: r["vote"] for r in store.vote_rows(email)}.get(paper_id)
-            if before != vote:
-                store.put_vote(email, list_name, paper_id, vote)
-                log.info("feedback: %s voted %+d on %s (list %s)", mask_email(email), vote, paper_id, list_name)
+        write = write or (lambda fn: fn(store))
+        if write(lambda s: s.record_vote(email, list_name, paper_id, vote)):
+            log.info("feedback: %s voted %+d on %s (list %s)", mask_email(email), vote, paper_id, list_name)
         url = escape(papers[0].abs_url if papers else f"https://arxiv.org/abs/{paper_id}", quote=True)
         return "200 OK", page(w["done_title"], w[f"done{sign}"] + w["paper_link"].format(url=url, paper=title), lang)
     vote_words = w[f"vote{sign}"]
@@ -202,7 +203,8 @@ def feedback_action(store: Store, cfg: Config, readers: Readers, method: str, to
     )
 
 
-def feedback_response(store: Store, cfg: Config, readers: Readers, environ: dict) -> tuple[str, str, list]:
+def feedback_response(store: Store, cfg: Config, readers: Readers, environ: dict,
+                      write: Callable | None = None) -> tuple[str, str, list]:
     """(status, page, extra headers) for any request under /feedback/: methods and sizes are
     checked before the token, and an oversized body is refused without reading it."""
     method = environ.get("REQUEST_METHOD", "GET").upper()
@@ -221,4 +223,4 @@ def feedback_response(store: Store, cfg: Config, readers: Readers, environ: dict
         if length > MAX_BODY:
             return "413 Content Too Large", page("Too large", "<p>This request is too large.</p>"), []
         environ["wsgi.input"].read(length)  # the button sends nothing; read what came so the close is clean
-    return (*feedback_action(store, cfg, readers, "POST" if method == "POST" else "GET", token), [])
+    return (*feedback_action(store, cfg, readers, "POST" if method == "POST" else "GET", token, write), [])

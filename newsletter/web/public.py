@@ -89,7 +89,8 @@ def list_words(cfg: Config, list_name: str | None) -> tuple[str, dict[str, str],
     return lang, words, named
 
 
-def unsubscribe_action(store: Store, cfg: Config, method: str, token: str) -> tuple[str, str]:
+def unsubscribe_action(store: Store, cfg: Config, method: str, token: str,
+                       write: Callable | None = None) -> tuple[str, str]:
     """(HTTP status, HTML page) for a request to /unsubscribe.
 
     GET only shows a confirmation with a button (link scanners fetch every link and must change
@@ -108,7 +109,8 @@ def unsubscribe_action(store: Store, cfg: Config, method: str, token: str) -> tu
     lang, w, named = list_words(cfg, list_name)
     fill = {"email": escape(email), "list": escape(named)}
     if method == "POST":
-        if store.unsubscribe_once(email, list_name, "one-click"):
+        write = write or (lambda fn: fn(store))
+        if write(lambda s: s.unsubscribe_once(email, list_name, "one-click")):
             log.info("unsubscribed one address from list %s", list_name)
         return "200 OK", page(w["done_title"], w["done"].format(**fill), lang)
     action = f"/unsubscribe?token={escape(token, quote=True)}"
@@ -122,7 +124,8 @@ def unsubscribe_action(store: Store, cfg: Config, method: str, token: str) -> tu
     )
 
 
-def _unsubscribe_request(store: Store, cfg: Config, environ: dict, method: str) -> tuple[str, str, list]:
+def _unsubscribe_request(store: Store, cfg: Config, environ: dict, method: str,
+                         write: Callable | None) -> tuple[str, str, list]:
     """/unsubscribe: the token from the query (RFC 8058 one-click) or the button's form; HEAD is GET
     without the body (the guard drops it)."""
     query = parse_qs(environ.get("QUERY_STRING", ""))
@@ -134,7 +137,7 @@ def _unsubscribe_request(store: Store, cfg: Config, environ: dict, method: str) 
             length = 0
         form = parse_qs(environ["wsgi.input"].read(max(length, 0)).decode("utf-8", "replace"))
         token = token or (form.get("token") or [""])[0]
-    return (*unsubscribe_action(store, cfg, "POST" if method == "POST" else "GET", token), [])
+    return (*unsubscribe_action(store, cfg, "POST" if method == "POST" else "GET", token, write), [])
 
 
 def allowed_methods(path: str) -> str | None:
@@ -158,10 +161,14 @@ def _headers(ctype: str, size: int | None, cache: str, form_action: str, extra: 
     ]
 
 
-def make_app(store: Store | Callable[[], Store], cfg: Config, cache: PageCache | None = None) -> Callable:
-    """The public site as a WSGI app. `store` is a Store (one thread) or a callable giving the calling
-    thread's Store (ThreadStores.get). The index and the archive pages come from `cache`."""
-    store_of = store if callable(store) else (lambda: store)
+def make_app(store: Store | ThreadStores, cfg: Config, cache: PageCache | None = None) -> Callable:
+    """The public site as a WSGI app on a Store (one thread at a time: the simple server) or on
+    ThreadStores (each worker its own connection; writes through its group-commit queue). The index
+    and the archive pages come from `cache`."""
+    if isinstance(store, ThreadStores):
+        store_of, write = store.get, store.write
+    else:
+        store_of, write = (lambda: store), None
     readers = Readers(cfg)
     pages = cache if cache is not None else PageCache()
 
@@ -176,10 +183,10 @@ def make_app(store: Store | Callable[[], Store], cfg: Config, cache: PageCache |
         if allow is not None and method not in allow.split(", "):
             status, body, extra = "405 Method Not Allowed", _NOT_ALLOWED, [("Allow", allow)]
         elif path == "/unsubscribe":
-            status, body, extra = _unsubscribe_request(store_of(), cfg, environ, method)
+            status, body, extra = _unsubscribe_request(store_of(), cfg, environ, method, write)
             form_action = "'self'"
         elif path.startswith(FEEDBACK_PREFIX):
-            status, body, extra = feedback_response(store_of(), cfg, readers, environ)
+            status, body, extra = feedback_response(store_of(), cfg, readers, environ, write)
             form_action = "'self'"
         elif allow is not None:
             found = pages.get(store_of(), path, lambda: _public_page(store_of(), cfg, path))
@@ -220,7 +227,7 @@ class WebServer(PublicServer):
         w = cfg.web
         self.stores = ThreadStores(store.path) if store.path != ":memory:" else None
         self.cache = PageCache()
-        app = make_app(self.stores.get if self.stores else store, cfg, self.cache)
+        app = make_app(self.stores or store, cfg, self.cache)
         access = AccessLog(None if not w.access_log else w.access_log if w.access_log == "-"
                            else cfg.resolve(w.access_log))
         super().__init__(
