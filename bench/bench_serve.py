@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import os
 import random
+import re
 import socket
 import sqlite3
 import subprocess
@@ -46,6 +47,7 @@ SECRET = "bench-serve-secret-0123456789abcdefghij"
 CLIENTS, STALLERS, POSTERS = 60, 50, 20
 POSTS, REPEATS = 5_000, 500
 TIMEOUT = 5.0  # a request not answered in this long is an error
+KEEP = os.environ.get("BENCH_KEEP") == "1"
 
 
 @dataclass
@@ -102,30 +104,68 @@ def paths(cfg_path: Path) -> tuple[list[str], list[str]]:
     return gets, posts
 
 
-async def fetch(port: int, source: str, method: str, path: str) -> int | None:
-    """One request on a new connection from `source`; the status, or None when cut or timed out.
-    Plain non-blocking sockets on the event loop: the cheapest client asyncio has, so the load
-    generator leaves the server most of the machine."""
-    loop = asyncio.get_running_loop()
-    body = b"List-Unsubscribe=One-Click" if method == "POST" else b""
-    head = (f"{method} {path} HTTP/1.1\r\nHost: news.example.org\r\nConnection: close\r\n"
-            f"Content-Length: {len(body)}\r\n"
-            + ("Content-Type: application/x-www-form-urlencoded\r\n" if body else "") + "\r\n").encode()
-    sock = socket.socket()
-    sock.setblocking(False)
-    try:
-        async with asyncio.timeout(TIMEOUT):
-            sock.bind((source, 0))
-            await loop.sock_connect(sock, ("127.0.0.1", port))
-            await loop.sock_sendall(sock, head + body)
-            first = await loop.sock_recv(sock, 65536)
-            while await loop.sock_recv(sock, 65536):
-                pass
-        return int(first.split(b" ", 2)[1]) if first.startswith(b"HTTP/1.") else None
-    except (OSError, TimeoutError, ValueError, IndexError):
+class Client:
+    """One client's connection: a new one per request (`keep=False`), or one kept open across
+    requests (HTTP/1.1 keep-alive, as a reverse proxy's pool or a browser does)."""
+
+    def __init__(self, port: int, source: str, keep: bool = False):
+        self.port, self.source, self.keep = port, source, keep
+        self.sock: socket.socket | None = None
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+    async def request(self, method: str, path: str) -> int | None:
+        """The status, or None when the connection failed, was cut, or took over TIMEOUT."""
+        body = b"List-Unsubscribe=One-Click" if method == "POST" else b""
+        head = (f"{method} {path} HTTP/1.1\r\nHost: news.example.org\r\n"
+                + ("" if self.keep else "Connection: close\r\n") + f"Content-Length: {len(body)}\r\n"
+                + ("Content-Type: application/x-www-form-urlencoded\r\n" if body else "") + "\r\n").encode()
+        for attempt in (1, 2):
+            reused = self.sock is not None
+            try:
+                async with asyncio.timeout(TIMEOUT):
+                    return await self._exchange(head + body)
+            except (OSError, TimeoutError, ValueError, IndexError, AttributeError):
+                self.close()
+                if not reused or attempt == 2:  # a kept connection the server closed meanwhile: once more
+                    return None
         return None
-    finally:
-        sock.close()
+
+    async def _exchange(self, data: bytes) -> int:
+        loop = asyncio.get_running_loop()
+        if self.sock is None:
+            sock = socket.socket()
+            sock.setblocking(False)
+            self.sock = sock
+            sock.bind((self.source, 0))
+            await loop.sock_connect(sock, ("127.0.0.1", self.port))
+        sock = self.sock
+        await loop.sock_sendall(sock, data)
+        buf = bytearray()
+        while (end := buf.find(b"\r\n\r\n")) < 0:
+            chunk = await loop.sock_recv(sock, 65536)
+            if not chunk:
+                raise OSError("closed before the headers")
+            buf += chunk
+        head = bytes(buf[:end]).lower()
+        status = int(head.split(b" ", 2)[1])
+        length = int(re.search(rb"content-length: *(\d+)", head).group(1)) if b"content-length" in head else 0
+        while len(buf) - end - 4 < length:
+            chunk = await loop.sock_recv(sock, 65536)
+            if not chunk:
+                raise OSError("closed in the body")
+            buf += chunk
+        if not self.keep or b"connection: close" in head:
+            self.close()
+        return status
+
+
+async def fetch(port: int, source: str, method: str, path: str) -> int | None:
+    """One request on a new connection from `source`."""
+    return await Client(port, source).request(method, path)
 
 
 async def stall(port: int, source: str, n: int, until: float) -> None:
@@ -155,19 +195,22 @@ async def load(port: int, gets: list[str], posts: list[str], window: float) -> t
     posts_done = [window]
 
     async def reader_client(i: int) -> None:
-        k = i
+        k, client = i, Client(port, f"127.0.2.{i + 1}", keep=KEEP and i % 2 == 0)
         while time.monotonic() < until:
             t = time.perf_counter()
-            status = await fetch(port, f"127.0.2.{i + 1}", "GET", gets[k % len(gets)])
+            status = await client.request("GET", gets[k % len(gets)])
             get_tally.add(status, time.perf_counter() - t, status == 200)
             k += CLIENTS
+        client.close()
 
     async def poster(i: int) -> None:
+        client = Client(port, f"127.0.3.{i + 1}", keep=KEEP and i % 2 == 0)
         while queue and time.monotonic() < until:
             path = queue.pop()
             t = time.perf_counter()
-            status = await fetch(port, f"127.0.3.{i + 1}", "POST", path)
+            status = await client.request("POST", path)
             post_tally.add(status, time.perf_counter() - t, status == 200)
+        client.close()
         if not queue:
             posts_done[0] = min(posts_done[0], time.monotonic() - started)
 

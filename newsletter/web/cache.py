@@ -3,6 +3,7 @@
 A page is kept with the store's `site_version` at the time it was built; the triggers of migration
 m006 move that number whenever an edition, its papers or their analyses change, so the first
 request after a new edition builds the pages again. Checking costs one one-row read per request.
+A burst of requests for a page not yet built builds it once (the others wait for that build).
 Only pages that exist are kept (a 404 is never cached: its paths are the client's choice), at most
 `max_pages`, the oldest dropped first.
 """
@@ -29,6 +30,7 @@ class PageCache:
         self._lock = threading.Lock()
         self._version: int | None = None
         self._pages: dict[str, CachedPage] = {}
+        self._building: dict[str, threading.Lock] = {}
         self.builds = 0  # how many pages were rendered (tests and the bench read it)
 
     def get(self, store: Store, key: str, build: Callable[[], str | None]) -> CachedPage | None:
@@ -41,15 +43,26 @@ class PageCache:
             hit = self._pages.get(key)
         if hit is not None:
             return hit
-        html = build()  # outside the lock: two threads may build one page at once, which is harmless
-        if html is None:
-            return None
-        data = html.encode("utf-8")
-        built = CachedPage(data, '"' + hashlib.sha256(data).hexdigest()[:20] + '"')
         with self._lock:
-            self.builds += 1
-            if self._version == version:
-                while len(self._pages) >= self.max_pages:
-                    self._pages.pop(next(iter(self._pages)))
-                self._pages[key] = built
-        return built
+            building = self._building.setdefault(key, threading.Lock())
+        with building:  # one thread builds a page; the others of a burst wait for it, then read it
+            try:
+                with self._lock:
+                    hit = self._pages.get(key) if self._version == version else None
+                if hit is not None:
+                    return hit
+                html = build()
+                if html is None:
+                    return None
+                data = html.encode("utf-8")
+                built = CachedPage(data, '"' + hashlib.sha256(data).hexdigest()[:20] + '"')
+                with self._lock:
+                    self.builds += 1
+                    if self._version == version:
+                        while len(self._pages) >= self.max_pages:
+                            self._pages.pop(next(iter(self._pages)))
+                        self._pages[key] = built
+                return built
+            finally:
+                with self._lock:
+                    self._building.pop(key, None)

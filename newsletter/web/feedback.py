@@ -99,17 +99,25 @@ class Readers:
     def __init__(self, cfg: Config):
         self.cfg = cfg
         self.folder = cfg.resolve(cfg.subscribers_dir)
+        self._listed: tuple | None = None
+        self._names: list[str] = []
         self._lock = threading.Lock()
         self._stamp: tuple | None = None
         self._lists: dict[str, set[str]] | None = None
 
     def _signature(self) -> tuple:
+        """What the files look like now: the folder is listed again only when it changed (a file added,
+        removed or renamed), each file is looked at every time (an edit in place)."""
         try:
-            with os.scandir(self.folder) as entries:
-                stats = [(e.name, e.stat()) for e in entries if e.name.endswith(".toml")]
+            folder = os.stat(self.folder)
+            if (folder.st_ino, folder.st_mtime_ns) != self._listed:
+                self._names = sorted(n for n in os.listdir(self.folder) if n.endswith(".toml"))
+                self._listed = (folder.st_ino, folder.st_mtime_ns)
+            stats = [(n, os.stat(os.path.join(self.folder, n))) for n in self._names]
         except OSError:
+            self._listed = None
             return ("unreadable",)
-        return tuple(sorted((n, s.st_ino, s.st_size, s.st_mtime_ns) for n, s in stats))
+        return tuple((n, s.st_ino, s.st_size, s.st_mtime_ns) for n, s in stats)
 
     def lists_of(self, email: str) -> set[str] | None:
         """The lists the files give this address (empty when it is not there); None when the files

@@ -227,7 +227,7 @@ class WebServer(PublicServer):
         w = cfg.web
         self.stores = ThreadStores(store.path) if store.path != ":memory:" else None
         self.cache = PageCache()
-        app = make_app(self.stores or store, cfg, self.cache)
+        app = make_app(self.stores if self.stores is not None else store, cfg, self.cache)
         access = AccessLog(None if not w.access_log else w.access_log if w.access_log == "-"
                            else cfg.resolve(w.access_log))
         super().__init__(

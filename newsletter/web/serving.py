@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 HEADER_LIMIT = 16_384  # request line and headers; a browser sends ~1 KB, a proxy adds a few lines
 BODY_LIMIT = 16_384  # the unsubscribe button posts one field; feedback posts none
 DRAIN_SECONDS = 0.8  # finishing in-flight requests on stop; `serve` is gone within a second
-LOOP_SECONDS = 0.25  # the longest the event loop sleeps before it looks at the stop flag
+LOOP_SECONDS = 0.25
+ACCEPT_BATCH = 64  # connections taken from the listen queue per turn of the event loop  # the longest the event loop sleeps before it looks at the stop flag
 
 logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth" on every busy moment
 
@@ -103,13 +104,20 @@ class _Server(TcpWSGIServer):
         super().__init__(app, map=socket_map, dispatcher=dispatcher, adj=adj, sockinfo=adj.listen[0])
 
     def handle_accept(self):
-        try:
-            pair = self.accept()
-        except OSError:
-            return
-        if pair is None:
-            return
-        conn, addr = pair
+        """Take every connection waiting (up to ACCEPT_BATCH), not one per turn of the loop: in a
+        burst the loop then turns once for many new clients."""
+        for _ in range(ACCEPT_BATCH):
+            if len(self._map) >= self.adj.connection_limit:
+                return
+            try:
+                pair = self.accept()
+            except OSError:
+                return
+            if pair is None:
+                return
+            self._admit(*pair)
+
+    def _admit(self, conn, addr) -> None:
         if self.clients[addr[0]] >= self.per_client and not trusted(addr[0], self.exempt):
             conn.close()
             self.access.connection(f"refused: over {self.per_client} open connections from one client")
