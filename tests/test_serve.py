@@ -439,10 +439,11 @@ def test_access_log_has_one_line_per_request_and_no_token_or_address(site):
 def test_web_host_is_loopback_unless_configured(project, tmp_path):
     cfg = load_config(project.config)
     assert cfg.web.host == "127.0.0.1"
-    project.edit("port = 8765", 'port = 8765\nhost = "example.org"')
+    project.edit('host = "127.0.0.1"', 'host = "example.org"')
     with pytest.raises(ConfigError, match=r"\[web\]\.host: .*must be an IP address"):
         load_config(project.config)
-    project.edit('host = "example.org"', 'host = "127.0.0.2"\ntrusted_proxies = ["127.0.0.1", "10.0.0.0/8"]')
+    project.edit('host = "example.org"', 'host = "127.0.0.2"')
+    project.edit("trusted_proxies = []", 'trusted_proxies = ["127.0.0.1", "10.0.0.0/8"]')
     cfg = load_config(project.config)
     store = Store.open(tmp_path / "h.db")
     try:

@@ -4,7 +4,9 @@ A sqlite3 connection must never serve two requests at once; a connection per wor
 no lock of ours. The file is in WAL mode (Store.open), so readers never wait for the writer and
 a write is one short `BEGIN IMMEDIATE` transaction. The connections share one write lock, so
 writers of this process queue in order on it rather than in SQLite's busy handler, which sleeps
-(up to 100 ms a time) when it loses the race: that is what made a burst of POSTs slow. The connections are opened on first use in each thread and closed together by `close`.
+(up to 100 ms a time) when it loses the race: that is what made a burst of POSTs slow. Writes from
+the web go further, through `write(fn)`: one writer thread commits them in groups (writer.py).
+The connections are opened on first use in each thread and closed together by `close`.
 """
 
 from __future__ import annotations

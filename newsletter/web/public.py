@@ -7,8 +7,12 @@
     /feedback/<token>                 "more / less like this" on one paper (feedback.py): GET
                                       confirms, POST records the vote
 
-It binds 127.0.0.1 only; put it behind the reverse proxy that answers for public_url (TLS
-there). Tokens are HMACs of (list, address) with the secret from `[web] unsubscribe_secret_env`:
+It binds `[web] host` (127.0.0.1 unless configured otherwise) on the production server (serving.py:
+waitress, each worker thread with its own store connection, writes committed in groups), behind
+the guard (guard.py: limits, proxies, one access-log line per request). Put it behind the reverse
+proxy that answers for public_url (TLS there). GET, HEAD and OPTIONS never change anything (link
+scanners fetch every link); POST does, once. The index and archive pages are built once per
+edition (cache.py). Tokens are HMACs of (list, address) with the secret from `[web] unsubscribe_secret_env`:
 a forged or altered token is refused with 400 and changes nothing. Unsubscribing suppresses the
 address for the token's list only (other lists keep coming); the pages speak the list's language
 and name it by its title.

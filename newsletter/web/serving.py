@@ -39,8 +39,8 @@ log = logging.getLogger(__name__)
 HEADER_LIMIT = 16_384  # request line and headers; a browser sends ~1 KB, a proxy adds a few lines
 BODY_LIMIT = 16_384  # the unsubscribe button posts one field; feedback posts none
 DRAIN_SECONDS = 0.8  # finishing in-flight requests on stop; `serve` is gone within a second
-LOOP_SECONDS = 0.25
-ACCEPT_BATCH = 64  # connections taken from the listen queue per turn of the event loop  # the longest the event loop sleeps before it looks at the stop flag
+LOOP_SECONDS = 0.25  # the longest the event loop sleeps before it looks at the stop flag
+ACCEPT_BATCH = 64  # connections taken from the listen queue per turn of the event loop
 
 logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth" on every busy moment
 
