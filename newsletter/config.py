@@ -175,8 +175,9 @@ class WebConfig(StrictModel):
     port: int = Field(default=8765, ge=0, le=65535)
     unsubscribe_secret_env: str = "NEWSLETTER_UNSUBSCRIBE_SECRET"
     threads: int = Field(default=8, ge=1, le=256)  # `serve`'s worker threads (requests being answered at once)
-    # proxies whose X-Forwarded-For / X-Forwarded-Proto are believed: addresses or networks (CIDR)
-    trusted_proxies: list[str] = []
+    # proxies whose X-Forwarded-For / X-Forwarded-Proto are believed and whose connections are not
+    # capped per client: addresses or networks (CIDR); by default a proxy on this machine
+    trusted_proxies: list[str] = ["127.0.0.1", "::1"]
     client_timeout: float = Field(default=15, ge=1, le=600)  # seconds a silent connection is kept
     connections_per_client: int = Field(default=20, ge=1, le=10_000)  # open at once from one address
     max_connections: int = Field(default=500, ge=10, le=100_000)  # open at once in all

@@ -443,7 +443,7 @@ def test_web_host_is_loopback_unless_configured(project, tmp_path):
     with pytest.raises(ConfigError, match=r"\[web\]\.host: .*must be an IP address"):
         load_config(project.config)
     project.edit('host = "example.org"', 'host = "127.0.0.2"')
-    project.edit("trusted_proxies = []", 'trusted_proxies = ["127.0.0.1", "10.0.0.0/8"]')
+    project.edit('trusted_proxies = ["127.0.0.1", "::1"]', 'trusted_proxies = ["127.0.0.1", "10.0.0.0/8"]')
     cfg = load_config(project.config)
     store = Store.open(tmp_path / "h.db")
     try:

@@ -126,7 +126,9 @@ def guard(app: Callable, access: AccessLog, proxies: Iterable[str] = (), per_cli
         path = environ.get("PATH_INFO") or "/"
         client = resolve_client(environ, nets)
         answer = precheck(environ)
-        entered = answer is None and gate.enter(client)
+        # a trusted proxy that names no client stands for many of them: it is not held to one's share
+        limited = not trusted(client, nets)
+        entered = answer is None and (not limited or gate.enter(client))
         if answer is None and not entered:
             answer = _refusal("429 Too Many Requests", "Too many requests",
                               "Too many requests at once; please try again in a moment.", [("Retry-After", "1")])
@@ -134,7 +136,8 @@ def guard(app: Callable, access: AccessLog, proxies: Iterable[str] = (), per_cli
             try:
                 answer = _call(app, environ)
             finally:
-                gate.leave(client)
+                if limited:
+                    gate.leave(client)
         status, headers, body = answer
         if method == "HEAD":
             body = b""
