@@ -6,6 +6,7 @@ CLI can print it and exit 2 instead of showing a traceback.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -212,9 +213,38 @@ class WebConfig(StrictModel):
     archive_url: str = ""
     # `newsletter schedule` publishes the archive here after each run; `publish` writes here by default
     publish_dir: str = ""
-    host: Literal["127.0.0.1"] = "127.0.0.1"
+    # the address `serve` binds: loopback unless set here explicitly (`preview` always binds 127.0.0.1)
+    host: str = "127.0.0.1"
     port: int = Field(default=8765, ge=0, le=65535)
     unsubscribe_secret_env: str = "NEWSLETTER_UNSUBSCRIBE_SECRET"
+    threads: int = Field(default=8, ge=1, le=256)  # `serve`'s worker threads (requests being answered at once)
+    # proxies whose X-Forwarded-For / X-Forwarded-Proto are believed and whose connections are not
+    # capped per client: addresses or networks (CIDR); by default a proxy on this machine
+    trusted_proxies: list[str] = ["127.0.0.1", "::1"]
+    client_timeout: float = Field(default=15, ge=1, le=600)  # seconds a silent connection is kept
+    connections_per_client: int = Field(default=20, ge=1, le=10_000)  # open at once from one address
+    max_connections: int = Field(default=500, ge=10, le=100_000)  # open at once in all
+    access_log: str = "var/logs/access.log"  # one line per request; "-" = standard output, "" = none
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, v: str) -> str:
+        try:
+            return str(ipaddress.ip_address(v.strip("[]")))
+        except ValueError:
+            raise ValueError(f"host {v!r} must be an IP address, e.g. 127.0.0.1 (the default), ::1 or "
+                             "0.0.0.0 (every interface: only with a firewall or a proxy in front)") from None
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, v: list[str]) -> list[str]:
+        for item in v:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"trusted_proxies: {item!r} is not an IP address or network "
+                                 "(e.g. \"127.0.0.1\" or \"10.0.0.0/8\")") from None
+        return v
 
     @field_validator("public_url", "archive_url")
     @classmethod

@@ -65,7 +65,11 @@ CASES = [
      "unknown timezone 'Mars/Olympus'"),
     ("public-url-scheme", lambda p: p.edit('public_url = ""', 'public_url = "ftp://x.org"'), ["status"],
      "[web].public_url"),
-    ("web-host-public", lambda p: p.edit("[web]\n", "[web]\nhost = '0.0.0.0'\n"), ["status"], "[web].host"),
+    # another address is allowed when set on purpose (0.0.0.0 in a container); a name is not an address
+    ("web-host-not-an-address", lambda p: p.edit('host = "127.0.0.1"', "host = 'news.example.org'"), ["status"],
+     "[web].host: host 'news.example.org' must be an IP address"),
+    ("web-trusted-proxy-not-an-address", lambda p: p.edit('trusted_proxies = ["127.0.0.1", "::1"]',
+     'trusted_proxies = ["my-proxy"]'), ["status"], "[web].trusted_proxies"),
     ("subscribers-not-toml", lambda p: write(p.dir / "subscribers/bad.toml", "[[subscriber]\nemail="), ["run"],
      "bad.toml: not valid TOML"),
     ("subscriber-invalid-email", lambda p: write(p.dir / "subscribers/x.toml",

@@ -246,11 +246,11 @@ def test_other_methods_get_405_with_allow(site):
     url = link(server, "ada@example.org", "cv", CV_PAPER, +1)
     for method in ("PUT", "DELETE", "PATCH"):
         code, _, headers = request(method, url, b"")
-        assert code == 405 and headers["Allow"] == "GET, HEAD, POST"
+        assert code == 405 and headers["Allow"] == "GET, HEAD, POST, OPTIONS"
     code, _, headers = request("PUT", server.url, b"")
-    assert code == 405 and headers["Allow"] == "GET, HEAD"
+    assert code == 405 and headers["Allow"] == "GET, HEAD, OPTIONS"
     code, _, headers = request("DELETE", f"{server.url}unsubscribe?token=x")
-    assert code == 405 and headers["Allow"] == "GET, POST"
+    assert code == 405 and headers["Allow"] == "GET, HEAD, POST, OPTIONS"
     assert store.get_votes() == {}
 
 

@@ -1,5 +1,6 @@
 """The deployment files say what the README says: the unit and the image run `newsletter schedule`
-and stop it with SIGTERM (which finishes the message in flight). No docker engine here: static checks."""
+and stop it with SIGTERM (which finishes the message in flight); the serve unit and the proxy
+examples put `newsletter serve` behind TLS. No docker engine here: static checks."""
 
 from __future__ import annotations
 
@@ -27,3 +28,21 @@ def test_dockerfile_runs_the_scheduler_as_a_user():
     assert any(ln.startswith("USER ") and "root" not in ln for ln in lines)
     assert any(ln.startswith("COPY newsletter ") for ln in lines)  # templates are package data inside it
     assert not any("-e ." in ln for ln in lines)  # a real install, as pipx would do
+
+
+def test_serve_unit_runs_the_public_site_and_stops_it_gracefully():
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str
+    unit.read(ROOT / "deploy" / "newsletter-serve.service")
+    svc = unit["Service"]
+    assert svc["ExecStart"].endswith("/bin/newsletter serve")
+    assert svc["KillSignal"] == "SIGTERM" and svc["User"] != "root" and "var" in svc["ReadWritePaths"]
+    assert "EnvironmentFile" in svc  # the unsubscribe secret, the same the sends sign with
+
+
+def test_proxy_examples_forward_the_client_and_the_scheme_to_serve():
+    nginx = (ROOT / "deploy" / "nginx.conf").read_text()
+    assert "proxy_pass http://newsletter_serve" in nginx and "server 127.0.0.1:8765" in nginx
+    assert "X-Forwarded-For $proxy_add_x_forwarded_for" in nginx and "X-Forwarded-Proto $scheme" in nginx
+    assert "keepalive" in nginx and "access_log off" in nginx
+    assert "reverse_proxy 127.0.0.1:8765" in (ROOT / "deploy" / "Caddyfile").read_text()

@@ -330,9 +330,10 @@ def preview(
 def serve_cmd(
     config: ConfigOpt = None,
     port: Annotated[int | None, typer.Option("--port", metavar="PORT",
-                                             help="port on 127.0.0.1 (default: [web] port)")] = None,
+                                             help="port to listen on (default: [web] port; 0 = any)")] = None,
 ) -> None:
-    """The site behind [web] public_url: archive pages, one-click unsubscribe and feedback (127.0.0.1 only)."""
+    """The site behind [web] public_url: archive pages, one-click unsubscribe and feedback, on [web] host
+    (127.0.0.1 unless configured). SIGTERM or Ctrl-C: finishes the requests in flight and stops within a second."""
     from ..ops.logs import say
     from ..web.public import ROUTES, serve
 
@@ -342,7 +343,8 @@ def serve_cmd(
         try:
             serve(store, cfg, port, ready=lambda url: typer.echo(f"serving {url}  ({ROUTES}; Ctrl-C to stop)"))
         except OSError as e:
-            raise UsageError(f"--port: cannot listen on 127.0.0.1 ({e.strerror}); pick another with --port") from None
+            raise UsageError(f"--port: cannot listen on {cfg.web.host} ({e.strerror}); pick another with --port "
+                             "or [web] port") from None
 
 
 @app.command()

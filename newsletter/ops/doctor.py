@@ -237,12 +237,19 @@ def _loopback(host: str | None) -> bool:
     return h == "localhost" or h.endswith(".localhost") or (is_ip(h) and ipaddress.ip_address(h).is_loopback)
 
 
+def _probe_host(host: str) -> str:
+    """Where to reach a server bound to `host`: loopback for a wildcard address."""
+    if host in ("0.0.0.0", "::"):
+        return "127.0.0.1" if host == "0.0.0.0" else "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
 def _running_serve(cfg: Config) -> str:
-    """Ask whatever listens on 127.0.0.1:[web] port for a bogus unsubscribe: our `serve` answers 400
+    """Ask whatever listens on [web] host:port for a bogus unsubscribe: our `serve` answers 400
     with a secret and 503 without one. '' when nothing listens."""
     import requests
 
-    url = f"http://127.0.0.1:{cfg.web.port}/unsubscribe?token=doctor-probe"
+    url = f"http://{_probe_host(cfg.web.host)}:{cfg.web.port}/unsubscribe?token=doctor-probe"
     session = requests.Session()
     session.trust_env = False  # loopback: never through an HTTP proxy from the environment
     try:
@@ -274,21 +281,22 @@ def check_web(cfg: Config) -> Check:
         return Check("web", "fail", f"[web] public_url {w.public_url} is plain http: the unsubscribe token and "
                      "the reader's address travel in clear, and mail clients distrust such links",
                      "put `newsletter serve` behind a TLS reverse proxy and set public_url to https://...")
-    with socket.socket() as sock:
+    where = f"[{w.host}]:{w.port}" if ":" in w.host else f"{w.host}:{w.port}"
+    with socket.socket(socket.AF_INET6 if ":" in w.host else socket.AF_INET) as sock:
         try:
-            sock.bind(("127.0.0.1", w.port))
+            sock.bind((w.host, w.port))
             state = f"port {w.port} is free for `newsletter serve`"
         except OSError:
             state = ""
     if not state:
         running = _running_serve(cfg)
         if running == "no-secret":
-            return Check("web", "fail", f"`serve` on 127.0.0.1:{w.port} answers 503: it was started without "
+            return Check("web", "fail", f"`serve` on {where} answers 503: it was started without "
                          f"${w.unsubscribe_secret_env}", "restart `newsletter serve` with the variable set")
         if running == "other":
-            return Check("web", "fail", f"127.0.0.1:{w.port} is taken by something that is not `newsletter serve`",
+            return Check("web", "fail", f"{where} is taken by something that is not `newsletter serve`",
                          "stop it, or set [web] port (and the reverse proxy) to a free port")
-        state = f"`serve` answers on 127.0.0.1:{w.port}"
+        state = f"`serve` answers on {where}"
     return Check("web", "ok", f"{w.public_url}: unsubscribe links signed with ${w.unsubscribe_secret_env}; {state}")
 
 

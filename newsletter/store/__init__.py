@@ -8,8 +8,9 @@ papers are keyed by id without version, LLM answers by a hash of the request, ed
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import sqlite_utils
@@ -40,6 +41,9 @@ class Store(PapersMixin, LLMCacheMixin, AnalysesMixin, EditionsMixin, Deliveries
     def __init__(self, db: sqlite_utils.Database, path: str):
         self.db = db
         self.path = path
+        # set by ThreadStores: the connections of one process take turns to write on this lock, in
+        # order, instead of SQLite's busy handler (which sleeps up to 100 ms at a time when it loses)
+        self.write_lock: threading.Lock | None = None
 
     @classmethod
     def open(cls, path: str | Path) -> Store:
@@ -97,13 +101,14 @@ class Store(PapersMixin, LLMCacheMixin, AnalysesMixin, EditionsMixin, Deliveries
         if conn.in_transaction:
             yield
             return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        with self.write_lock or nullcontext():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     def check_writable(self) -> None:
         """Fail early (before any network work) when the file is read-only."""

@@ -73,6 +73,24 @@ class DeliveriesMixin:
                 pk=("email", "list"),
             )
 
+    def unsubscribe_once(self, email: str, list_name: str, detail: str = "one-click") -> bool:
+        """Suppress the address for one list unless it already is (for that list or every list):
+        True when this call recorded it. One short write (BEGIN IMMEDIATE), so however many requests
+        post the same token at once, exactly one records it."""
+        with self.transaction():
+            if self.is_suppressed(email, list_name):
+                return False
+            self.db.execute(
+                "insert into suppressions (email, list, reason, detail, at) values (?, ?, 'unsubscribed', ?, ?)",
+                [email.lower(), list_name, detail, now_iso()],
+            )
+        return True
+
+    def is_suppressed(self, email: str, list_name: str) -> bool:
+        """The address must not get `list_name` (suppressed for it, or for every list): one indexed lookup."""
+        q = "select 1 from suppressions where email = ? and list in ('', ?) limit 1"
+        return self.db.execute(q, [email.lower(), list_name]).fetchone() is not None
+
     def unsuppress(self, email: str, list_name: str | None = None) -> bool:
         """Lift the address's suppressions: every one (None), or only that list's ("" = the every-list one)."""
         where, args = "email = ?", [email.lower()]

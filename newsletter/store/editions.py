@@ -100,6 +100,12 @@ class EditionsMixin:
                     )
         return ed
 
+    def site_version(self) -> int:
+        """A number that moves whenever an edition, its papers or their analyses change (triggers keep
+        it, migration m006): pages built from them stay good while it stays the same."""
+        row = self.db.execute("select n from site_version where id = 1").fetchone()
+        return row[0] if row else 0
+
     def list_editions(self, limit: int = 1000) -> list[dict[str, Any]]:
         """Newest first, with the number of papers: what the archive index shows (and when each
         was created and last rendered: the published feeds' timestamps)."""

@@ -183,3 +183,18 @@ def m007_mail_that_comes_back(db: sqlite_utils.Database) -> None:
     )
     db["bounce_events"].create_index(["email", "at"])
     db["bounce_events"].create_index(["edition_id"])
+
+
+@migration
+def m008_site_version(db: sqlite_utils.Database) -> None:
+    """A counter that every change to what the public pages show moves (editions, their papers, the
+    papers, their analyses), kept by triggers so no writer can forget it: `serve` keeps the pages it
+    rendered until the counter moves (one tiny read per request instead of a render)."""
+    db.execute("create table site_version (id integer primary key check (id = 1), n integer not null)")
+    db.execute("insert into site_version (id, n) values (1, 0)")
+    for table in ("editions", "edition_papers", "papers", "analyses"):
+        for event in ("insert", "update", "delete"):
+            db.execute(
+                f"create trigger site_version_{table}_{event} after {event} on {table} "
+                "begin update site_version set n = n + 1 where id = 1; end"
+            )

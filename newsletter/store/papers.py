@@ -44,7 +44,7 @@ class PapersMixin:
         rows: dict[str, Paper] = {}
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
-            for r in self.db["papers"].rows_where(f"id in ({','.join('?' * len(chunk))})", chunk):
+            for r in self.db.query(f"select * from papers where id in ({','.join('?' * len(chunk))})", chunk):
                 rows[r["id"]] = paper_from_row(r)
         return [rows[i] for i in ids if i in rows]
 

@@ -66,6 +66,21 @@ class ReadersMixin:
                  "at": now_iso()}, pk=("email", "paper_id"),
             )
 
+    def record_vote(self, email: str, profile: str, paper_id: str, vote: int) -> bool:
+        """Like put_vote, but writes only when the reader's word on the paper changes: True when it did
+        (posting the same link again records nothing, the opposite link replaces the vote)."""
+        sign = 1 if vote > 0 else -1
+        with self.transaction():
+            row = self.db.execute("select vote from votes where email = ? and paper_id = ?",
+                                  [email.lower(), paper_id]).fetchone()
+            if row is not None and row[0] == sign:
+                return False
+            self.db.execute(
+                "insert into votes (email, paper_id, profile, vote, at) values (?, ?, ?, ?, ?) "
+                "on conflict (email, paper_id) do update set profile = excluded.profile, vote = excluded.vote, "
+                "at = excluded.at", [email.lower(), paper_id, profile, sign, now_iso()])
+        return True
+
     def get_votes(self, emails: list[str] | None = None) -> dict[str, dict[str, int]]:
         """email (lower-case) -> {paper id: +1 | -1}; every reader's when `emails` is None."""
         out: dict[str, dict[str, int]] = {}

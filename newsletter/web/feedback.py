@@ -22,6 +22,9 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
+import threading
+from collections.abc import Callable
 from html import escape
 
 from ..config import Config
@@ -37,7 +40,7 @@ log = logging.getLogger(__name__)
 PREFIX = "/feedback/"
 MAX_TOKEN = 2000  # a genuine token is ~150 characters
 MAX_BODY = 1024  # the button posts no field at all
-ALLOW = "GET, HEAD, POST"
+FORM_METHODS = "GET, HEAD, POST, OPTIONS"  # the Allow of /feedback/ and /unsubscribe
 
 # {paper} is the escaped title, {list} the list's title in quotes, {email} the masked address.
 WORDS: dict[str, dict[str, str]] = {
@@ -90,37 +93,50 @@ WORDS: dict[str, dict[str, str]] = {
 class Readers:
     """Who receives which list now, from subscribers/*.toml, read again whenever a file there changes
     (name, size, inode or mtime), so a reader removed from the files is refused without a restart.
-    Files that fail to validate (an edit half done) keep the last good roster; with none, None."""
+    Files that fail to validate (an edit half done) keep the last good roster; with none, None.
+    Shared by the server's threads: one of them at a time reads the files again."""
 
     def __init__(self, cfg: Config):
         self.cfg = cfg
+        self.folder = cfg.resolve(cfg.subscribers_dir)
+        self._listed: tuple | None = None
+        self._names: list[str] = []
+        self._lock = threading.Lock()
         self._stamp: tuple | None = None
         self._lists: dict[str, set[str]] | None = None
 
     def _signature(self) -> tuple:
-        folder = self.cfg.resolve(self.cfg.subscribers_dir)
+        """What the files look like now: the folder is listed again only when it changed (a file added,
+        removed or renamed), each file is looked at every time (an edit in place)."""
         try:
-            stats = [(f.name, f.stat()) for f in folder.glob("*.toml")]
+            folder = os.stat(self.folder)
+            if (folder.st_ino, folder.st_mtime_ns) != self._listed:
+                self._names = sorted(n for n in os.listdir(self.folder) if n.endswith(".toml"))
+                self._listed = (folder.st_ino, folder.st_mtime_ns)
+            stats = [(n, os.stat(os.path.join(self.folder, n))) for n in self._names]
         except OSError:
+            self._listed = None
             return ("unreadable",)
-        return tuple(sorted((n, s.st_ino, s.st_size, s.st_mtime_ns) for n, s in stats))
+        return tuple((n, s.st_ino, s.st_size, s.st_mtime_ns) for n, s in stats)
 
     def lists_of(self, email: str) -> set[str] | None:
         """The lists the files give this address (empty when it is not there); None when the files
         have never been readable since this server started."""
         stamp = self._signature()
-        if stamp != self._stamp:
-            self._stamp = stamp
-            try:
-                subscribers = load_subscribers(self.cfg)
-            except (ConfigError, OSError) as e:
-                keep = "keeping the last good list" if self._lists is not None else "answering 503"
-                log.warning("feedback: cannot read the subscriber files (%s); %s", e, keep)
-            else:
-                self._lists = {s.email.lower(): set(s.profiles) for s in subscribers}
-        if self._lists is None:
+        with self._lock:
+            if stamp != self._stamp:
+                self._stamp = stamp
+                try:
+                    subscribers = load_subscribers(self.cfg)
+                except (ConfigError, OSError) as e:
+                    keep = "keeping the last good list" if self._lists is not None else "answering 503"
+                    log.warning("feedback: cannot read the subscriber files (%s); %s", e, keep)
+                else:
+                    self._lists = {s.email.lower(): set(s.profiles) for s in subscribers}
+            lists = self._lists
+        if lists is None:
             return None
-        return self._lists.get(email.lower(), set())
+        return lists.get(email.lower(), set())
 
 
 def claimed_list(token: str) -> str | None:
@@ -154,11 +170,13 @@ def still_applies(store: Store, cfg: Config, readers: Readers, email: str, list_
     if lists is None:
         return None
     return (list_profile(cfg, list_name) is not None and list_name in lists
-            and email.lower() not in store.suppressed(list_name) and store.was_picked(email, paper_id))
+            and not store.is_suppressed(email, list_name) and store.was_picked(email, paper_id))
 
 
-def feedback_action(store: Store, cfg: Config, readers: Readers, method: str, token: str) -> tuple[str, str]:
-    """(HTTP status, HTML page) for GET (confirm, record nothing) or POST (record) of one token."""
+def feedback_action(store: Store, cfg: Config, readers: Readers, method: str, token: str,
+                    write: Callable | None = None) -> tuple[str, str]:
+    """(HTTP status, HTML page) for GET (confirm, record nothing) or POST (record) of one token.
+    `write(fn)` runs the vote's write (ThreadStores.write: group commit); by default on `store`."""
     secret = secret_from_env(cfg)
     if secret is None:
         return _refusal(cfg, claimed_list(token), "503 Service Unavailable", "unavailable")
@@ -176,11 +194,9 @@ def feedback_action(store: Store, cfg: Config, readers: Readers, method: str, to
     papers = store.get_papers([paper_id])
     title = escape(papers[0].title if papers else paper_id)
     if method == "POST":
-        with store.transaction():
-            before = {r["paper_id"]: r["vote"] for r in store.vote_rows(email)}.get(paper_id)
-            if before != vote:
-                store.put_vote(email, list_name, paper_id, vote)
-                log.info("feedback: %s voted %+d on %s (list %s)", mask_email(email), vote, paper_id, list_name)
+        write = write or (lambda fn: fn(store))
+        if write(lambda s: s.record_vote(email, list_name, paper_id, vote)):
+            log.info("feedback: %s voted %+d on %s (list %s)", mask_email(email), vote, paper_id, list_name)
         url = escape(papers[0].abs_url if papers else f"https://arxiv.org/abs/{paper_id}", quote=True)
         return "200 OK", page(w["done_title"], w[f"done{sign}"] + w["paper_link"].format(url=url, paper=title), lang)
     vote_words = w[f"vote{sign}"]
@@ -195,13 +211,14 @@ def feedback_action(store: Store, cfg: Config, readers: Readers, method: str, to
     )
 
 
-def feedback_response(store: Store, cfg: Config, readers: Readers, environ: dict) -> tuple[str, str, list]:
+def feedback_response(store: Store, cfg: Config, readers: Readers, environ: dict,
+                      write: Callable | None = None) -> tuple[str, str, list]:
     """(status, page, extra headers) for any request under /feedback/: methods and sizes are
     checked before the token, and an oversized body is refused without reading it."""
     method = environ.get("REQUEST_METHOD", "GET").upper()
     token = (environ.get("PATH_INFO") or "")[len(PREFIX):]
     if method not in ("GET", "HEAD", "POST"):
-        return "405 Method Not Allowed", page("Not allowed", "<p>Use GET or POST.</p>"), [("Allow", ALLOW)]
+        return "405 Method Not Allowed", page("Not allowed", "<p>Use GET or POST.</p>"), [("Allow", FORM_METHODS)]
     if len(token) > MAX_TOKEN:
         return "414 URI Too Long", page("Invalid link", "<p>This link is too long to be one of ours.</p>"), []
     if method == "POST":
@@ -214,4 +231,4 @@ def feedback_response(store: Store, cfg: Config, readers: Readers, environ: dict
         if length > MAX_BODY:
             return "413 Content Too Large", page("Too large", "<p>This request is too large.</p>"), []
         environ["wsgi.input"].read(length)  # the button sends nothing; read what came so the close is clean
-    return (*feedback_action(store, cfg, readers, "POST" if method == "POST" else "GET", token), [])
+    return (*feedback_action(store, cfg, readers, "POST" if method == "POST" else "GET", token, write), [])

@@ -1,4 +1,5 @@
-"""A WSGI app served on 127.0.0.1 in a background thread: what `preview` and `serve` share.
+"""A WSGI app served on 127.0.0.1 in a background thread: what `preview` runs (and what `serve`
+ran before serving.py; bench/bench_serve.py still measures it as the old server).
 
 Single-threaded on purpose: the store's SQLite connection is never used by two requests at once.
 Servers for people bind to loopback only; a public site goes behind a TLS reverse proxy.
