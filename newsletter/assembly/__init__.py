@@ -23,8 +23,8 @@ The per-recipient placeholders (%%NL_NAME%% …, newsletter/placeholders.py) pas
 for `personalize`.
 
 Modules: `parts.py` (the markers, `Parts`, `parse_parts`), `reader.py` (`assemble`: one reader's str
-HTML and text), `wire.py` (`compile_parts` once per edition, then `assemble_wire` per recipient: the
-canonical bytes deliver sends, personalised, with their longest line; no pass over the message).
+HTML and text), `wire.py` (`compile_parts` once per edition, with a bound of any recipient's longest
+line; `assemble_wire` per recipient: the canonical bytes deliver sends, personalised, by the same walk).
 """
 
 from .parts import (
@@ -56,9 +56,10 @@ from .parts import (
     text_mark,
 )
 from .reader import Assembled, assemble, worst_feedback
-from .wire import Wire, WireParts, assemble_wire, compile_parts
+from .wire import EMAIL, NAME, UNSUBSCRIBE_URL, Wire, WireParts, assemble_wire, compile_parts
 
-__all__ = ["CARDS", "COUNT", "DITEMS", "DROPPED", "DROPPED_NOTE", "FB_DOWN", "FB_UP", "FEEDBACK", "FORMAT_VERSION",
+__all__ = ["CARDS", "COUNT", "DITEMS", "DROPPED", "DROPPED_NOTE", "EMAIL", "FB_DOWN", "FB_UP", "FEEDBACK",
+           "FORMAT_VERSION", "NAME", "UNSUBSCRIBE_URL",
            "INTRO", "ITEMS", "LINKS", "NUM", "PREHEADER", "RANK", "SLOTS", "SLOT_RE", "Assembled", "Feedback", "Parts",
            "PartsError", "Piece", "Wire", "WireParts", "assemble", "assemble_wire", "compile_parts", "html_mark",
            "link_slot", "parse_parts", "slot", "text_mark", "worst_feedback"]

@@ -42,7 +42,7 @@ class Assembled:
 
 _REFS = [f"[{n}]" for n in range(200)]
 _NUMS = [f"{n:>2}. " for n in range(200)]
-_ESCAPE = re.compile(r"[&<>\"']")
+ESCAPE = re.compile(r"[&<>\"']")  # what HTML escaping would change
 
 
 @dataclass(frozen=True)
@@ -81,13 +81,16 @@ class Reader:
         self.parts, self.ids, self.codec = parts, ids, codec
         m = len(ids) if parts.max_cards is None else min(len(ids), parts.max_cards)
         self.carded, self.dropped = ids[:m], ids[m:]
-        self.fb: dict[str, tuple[str, str]] = {}
+        self.fb: dict[str, tuple[str, str]] = {}  # paper -> its (more, less) URLs, as the text part lists them
+        self.fb_html: dict[str, tuple] = {}  # the same, HTML-escaped and encoded, as the cards link them
+        w, enc = parts.words, codec.enc
         if feedback is not None and parts.feedback_html:
             for p in self.carded:
                 up, down = feedback(p, 1), feedback(p, -1)
                 if up and down:
                     self.fb[p] = (up, down)
-        w, enc = parts.words, codec.enc
+                    self.fb_html[p] = (enc(_html.escape(up, quote=True) if ESCAPE.search(up) else up),
+                                       enc(_html.escape(down, quote=True) if ESCAPE.search(down) else down))
         words = {COUNT: _n_words(w, "count", len(ids)), INTRO: _n_words(w, "intro", len(ids)),
                  DROPPED_NOTE: _n_words(w, "dropped", len(self.dropped))}
         self.html_words = {**{k: enc(_html.escape(v, quote=False)) for k, v in words.items()}, **values[0]}
@@ -128,8 +131,8 @@ class Reader:
                 out.append(y)
             elif y == RANK:
                 out.append(self.codec.ranks[rank] if rank < 200 else enc(str(rank)))
-            elif y == FEEDBACK and paper in self.fb:
-                up, down = (enc(_html.escape(u, quote=True) if _ESCAPE.search(u) else u) for u in self.fb[paper])
+            elif y == FEEDBACK and paper in self.fb_html:
+                up, down = self.fb_html[paper]
                 for z in self.parts.feedback_html:
                     out.append(z if z.__class__ is lit else up if z == FB_UP else down)
 

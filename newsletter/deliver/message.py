@@ -25,6 +25,8 @@ addresses are validated; the email package then folds and encodes them.
 
 from __future__ import annotations
 
+import functools
+import html as _html
 import re
 import time
 import uuid
@@ -35,7 +37,7 @@ from email.policy import SMTP, SMTPUTF8, Policy
 from email.utils import formatdate, getaddresses, make_msgid
 from urllib.parse import quote
 
-from ..assembly import Parts, assemble, assemble_wire, compile_parts
+from ..assembly import EMAIL, FB_UP, NAME, UNSUBSCRIBE_URL, Parts, assemble, assemble_wire, compile_parts
 from ..config import Config
 from ..errors import UsageError
 from ..mime import base64_block, canonical, encode
@@ -150,8 +152,8 @@ class MessageFactory:
         # each reader's own issue (newsletter.assembly): their papers from the edition's parts
         self.picks = {k.lower(): v for k, v in (picks or {}).items()}
         self.parts = Parts.from_json(edition.parts) if edition.parts and self.picks else None
-        self.wire = compile_parts(self.parts) if self.parts is not None else None  # bytes, for `build`
         self.feedback_for = feedback_for
+        self.wire = compile_parts(self.parts, self._widths()) if self.parts is not None else None  # for `build`
         chosen = attachments if attachments is not None else edition.attachments
         self.attachments = [Attachment(clean_header(a.filename) or "report", a.mimetype, a.data) for a in chosen]
         generic_url = self.mailto(None)
@@ -164,6 +166,20 @@ class MessageFactory:
             self.signer = dkim_signer(cfg)  # None without [dkim]; a bad key is one line here, before sending
         except DKIMError as e:
             raise MessageError(str(e)) from None
+
+    def _widths(self) -> dict[int, int]:
+        """The widest per-recipient values of this edition's readers, HTML-escaped, in octets: what the
+        compiled parts' line bounds assume (a reader with wider ones gets their lines measured). A name
+        is at most 100 characters; tokens grow with the address and the paper id."""
+        def wide(s: str | None) -> int:
+            return len(_html.escape(s or "", quote=True).encode("utf-8"))
+
+        longest = max(self.picks, key=len, default="")
+        paper = max(self.parts.ids if self.parts else [""], key=len)
+        ask = self.feedback_for
+        return {NAME: 600, EMAIL: max(map(wide, self.picks), default=0),
+                UNSUBSCRIBE_URL: max(map(wide, self.unsubscribe_urls(longest))),
+                FB_UP: max(wide(ask(longest, paper, v)) for v in (1, -1)) if ask else 0}
 
     def subject_for(self, n: int) -> str:
         """The Subject for an issue of `n` papers ("arXiv · Title - date · 3 papers")."""
@@ -181,8 +197,7 @@ class MessageFactory:
         return mine.text, mine.html, self.subject_for(mine.count)
 
     def _feedback(self, email: str) -> Callable[[str, int], str | None] | None:
-        ask = self.feedback_for
-        return None if ask is None else lambda paper_id, vote: ask(email, paper_id, vote)
+        return None if self.feedback_for is None else functools.partial(self.feedback_for, email)
 
     @staticmethod
     def personalize(text: str, name: str, email: str, url: str, is_html: bool) -> str:
