@@ -23,8 +23,13 @@ def canonical(text: str) -> bytes:
     return b"\r\n".join(text.encode("utf-8").splitlines()) + b"\r\n"
 
 
-def _lines_fit(data: bytes) -> bool:
-    return b"\0" not in data and max(len(line) for line in data.split(b"\r\n")) <= MAX_LINE
+def _lines_fit(data: bytes, longest: int | None = None) -> bool:
+    if longest is None:
+        longest = max(map(len, data.split(b"\r\n")))
+    return longest <= MAX_LINE and b"\0" not in data
+
+
+_HIGH = bytes(range(128, 256))
 
 
 def base64_block(data: bytes) -> bytes:
@@ -69,14 +74,15 @@ def best_cte(data: bytes, eightbit: bool) -> str:
     return encode(data, eightbit)[0]
 
 
-def encode(data: bytes, eightbit: bool) -> tuple[str, bytes]:
-    """(`best_cte`, the part's body in it): what deliver splices into a message."""
-    if _lines_fit(data):
-        if data.isascii():
-            return "7bit", data
-        if eightbit:
-            return "8bit", data
+def encode(data: bytes, eightbit: bool, longest: int | None = None) -> tuple[str, bytes]:
+    """(`best_cte`, the part's body in it): what deliver splices into a message. `longest`: the
+    longest line of `data` when the caller knows it (newsletter.assembly.assemble_wire does)."""
+    if (eightbit or data.isascii()) and _lines_fit(data, longest):
+        return ("7bit" if data.isascii() else "8bit"), data
+    b64 = base64_size(len(data))
+    if len(data) + 2 * (len(data) - len(data.translate(None, _HIGH))) > b64:
+        return "base64", base64_block(data)  # quoted-printable writes each byte >= 0x80 as "=XX": longer
     qp = qp_block(data)
-    if len(qp) <= base64_size(len(data)):
+    if len(qp) <= b64:
         return "quoted-printable", qp
     return "base64", base64_block(data)

@@ -26,12 +26,23 @@ def _split(s: str) -> tuple[tuple[str, ...], tuple[str, ...], bool, str]:
     parts = PLACEHOLDER_RE.split(s)  # text, name, text, name, ..., text
     head = s[:400].lstrip().lower()
     is_html = head.startswith(("<!doctype", "<html", "<mjml"))
-    default = "读者" if "%%NL_NAME%%，您好" in s else "reader"
-    return tuple(parts[0::2]), tuple(parts[1::2]), is_html, default
+    return tuple(parts[0::2]), tuple(parts[1::2]), is_html, default_name(s)
+
+
+def default_name(rendered: str) -> str:
+    """The greeting's name for a reader without one: "读者" in a Chinese part, else "reader"."""
+    return "读者" if "%%NL_NAME%%，您好" in rendered else "reader"
 
 
 def _clean(value: str) -> str:
     return _CTRL.sub(" ", value or "").strip()
+
+
+def values(*, name: str, unsubscribe_url: str, email: str = "", html: bool, default: str) -> dict[str, str]:
+    """Placeholder (NAME, EMAIL, UNSUBSCRIBE_URL) -> one recipient's value: control characters and line
+    breaks stripped, the name cut to 100 characters (`default` when empty), HTML-escaped for HTML."""
+    out = {"NAME": _clean(name)[:100] or default, "EMAIL": _clean(email), "UNSUBSCRIBE_URL": _clean(unsubscribe_url)}
+    return {k: _html.escape(v, quote=True) for k, v in out.items()} if html else out
 
 
 def personalize(html_or_text: str, *, name: str, unsubscribe_url: str, email: str = "",
@@ -46,11 +57,9 @@ def personalize(html_or_text: str, *, name: str, unsubscribe_url: str, email: st
     if not names:
         return html_or_text
     is_html = detected if html is None else html
-    values = {"NAME": _clean(name)[:100] or default, "EMAIL": _clean(email), "UNSUBSCRIBE_URL": _clean(unsubscribe_url)}
-    if is_html:
-        values = {k: _html.escape(v, quote=True) for k, v in values.items()}
+    filled = values(name=name, unsubscribe_url=unsubscribe_url, email=email, html=is_html, default=default)
     out = [texts[0]]
     for n, t in zip(names, texts[1:], strict=True):
-        out.append(values[n])
+        out.append(filled[n])
         out.append(t)
     return "".join(out)

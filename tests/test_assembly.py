@@ -20,13 +20,24 @@ import lxml.etree
 import lxml.html
 import pytest
 
-from newsletter.assembly import Parts, assemble, parse_parts
+from newsletter.assembly import (
+    EMAIL,
+    FB_UP,
+    NAME,
+    UNSUBSCRIBE_URL,
+    Parts,
+    assemble,
+    assemble_wire,
+    compile_parts,
+    parse_parts,
+)
 from newsletter.config import Config, load_config
 from newsletter.deliver import send_edition
 from newsletter.deliver.message import new_message_id
 from newsletter.deliver.send import message_factory
 from newsletter.deliver.tokens import make_feedback_token, verify_feedback_token
 from newsletter.errors import ConfigError
+from newsletter.mime import canonical
 from newsletter.models import Analysis, Edition, EditionEntry, Subscriber
 from newsletter.pipeline import stage_render
 from newsletter.render import personalize, render_edition
@@ -249,9 +260,43 @@ def test_a_huge_union_keeps_every_reader_under_budget_with_title_only_cards():
     for ids in _subsets(parts.ids, 30, 25, seed=2):
         a = assemble(parts, ids, fb_for("ann@example.org"))
         _check_reader(a.html, a.text, "ann@example.org")
+        assert "Text Text" not in a.html and "Text Text" not in a.text  # allowance 0: no analysis in either part
         if len(ids) > r.max_cards:
             assert f"{len(ids) - r.max_cards} more paper" in a.html
 
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_the_bytes_deliver_sends_are_the_str_assembly_personalised_and_canonical(language):
+    """assemble_wire (the same walk over Parts compiled to canonical bytes, per-recipient values filled
+    in) gives exactly canonical(personalize(assemble(...))), and the edition's bound of the longest
+    line holds for every recipient whose values are within the widths it assumed."""
+    ed = twelve(language)
+    r = render_edition(ed, _cfg(language=language), reader_max=6)
+    parts = Parts.from_json(r.parts)
+    parts.html.append("<p>%%NL_NAME%% in the skeleton, 100%% sure</p>")
+    widths = {NAME: 600, EMAIL: 120, UNSUBSCRIBE_URL: 600, FB_UP: 400}
+    wire = compile_parts(parts, widths)
+    assert wire is not None and None not in wire.lines
+    names = ["", "Ada Lovelace", 'Zoë "Z" O\'Neil, <PhD> & co', "名" * 120, "%%NL_EMAIL%% a\r\nb\x00"]
+    for k, ids in enumerate(_subsets(parts.ids, 6, 40, seed=3) + [[], parts.ids[:1], parts.ids * 2]):
+        who = f"reader{k}@example.org"
+        name, url = names[k % len(names)], f"{URL}/unsubscribe?token=t{k}&x=<'\">"
+        for max_cards in (None, 3):
+            parts.max_cards = wire.parts.max_cards = max_cards
+            a = assemble(parts, ids, fb_for(who) if k % 4 else None)
+            w = assemble_wire(wire, ids, fb_for(who) if k % 4 else None, name=name, unsubscribe_url=url, email=who)
+            for got, line, part, html in ((w.html, w.html_line, a.html, True), (w.text, w.text_line, a.text, False)):
+                want = canonical(personalize(part, name=name, unsubscribe_url=url, email=who, html=html))
+                assert got == want
+                assert line is not None and line >= max(map(len, want.split(b"\r\n")))
+            assert w.count == a.count
+    tight = compile_parts(parts, {**widths, FB_UP: 10})  # a feedback URL wider than assumed: measure instead
+    w = assemble_wire(tight, parts.ids[:2], fb_for("ann@example.org"), name="Ann", unsubscribe_url=URL)
+    assert w.html_line is None and w.text_line is None
+    assert compile_parts(parts).lines == (None, None)  # no widths: no bound
+    parts.cards_html[parts.ids[0]].append("%%NL_NAME%% in a card: assembled the str way")
+    assert compile_parts(parts, widths) is None
 
 FORGERIES = [
     "<!--nl:cards:0--> <!--nl:/items--> --> <!-- %%NL_RANK%% %%NL_L0%% %%NL_FB_UP%% %%NL_LINKS%%",

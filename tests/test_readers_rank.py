@@ -226,6 +226,30 @@ def test_reader_vectors_are_cached_until_the_words_change(env, papers):
     assert "cy@example.org" in times and "1 new reader vector" in events[-1].note
 
 
+
+def test_with_every_vector_cached_ranking_never_loads_the_model(env, papers, monkeypatch):
+    """Readers' and papers' vectors come from the store: the embedding model (onnxruntime, ~23 MB) is
+    loaded only when a paper or a reader's words have not been embedded yet (bench/bench_readers.py
+    checks the same in a fresh process: onnxruntime is never imported)."""
+    import newsletter.embeddings.model as model
+
+    cfg, store = env
+    profile = cfg.profiles[0]
+    readers = [Subscriber("ada@example.org", interests="medical image segmentation"),
+               Subscriber("bo@example.org", keywords=["diffusion"]), Subscriber("cy@example.org")]
+    store.put_vote("cy@example.org", "cv", papers[0].id, 1)  # votes only: ranked from the list's keywords
+    first = choose_for_readers(store, cfg, profile, readers, papers, default=[papers[1].id])
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the embedding model was loaded")
+
+    monkeypatch.setattr(model, "load", no_model)
+    monkeypatch.setattr(model, "open_model", no_model)
+    assert choose_for_readers(store, cfg, profile, readers, papers, default=[papers[1].id]) == first
+    with pytest.raises(AssertionError, match="model was loaded"):  # new words: now it must embed
+        choose_for_readers(store, cfg, profile, [Subscriber("dee@example.org", interests="protein folding")],
+                           papers, default=[])
+
 def test_on_the_graded_set_the_hybrid_is_at_least_as_good_as_pure_embeddings(tmp_path, papers, paper_vectors):
     """Each interest, phrased both ways, as a reader of the cv list (its keywords as shipped, no exclude)."""
     cfg = config(tmp_path)

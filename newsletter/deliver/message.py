@@ -25,16 +25,19 @@ addresses are validated; the email package then folds and encodes them.
 
 from __future__ import annotations
 
+import functools
+import html as _html
 import re
+import time
 import uuid
 from collections.abc import Callable
-from email.headerregistry import Address
+from email.headerregistry import Address, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
 from email.policy import SMTP, SMTPUTF8, Policy
 from email.utils import formatdate, getaddresses, make_msgid
 from urllib.parse import quote
 
-from ..assembly import Parts, assemble
+from ..assembly import EMAIL, FB_UP, NAME, UNSUBSCRIBE_URL, Parts, assemble, assemble_wire, compile_parts
 from ..config import Config
 from ..errors import UsageError
 from ..mime import base64_block, canonical, encode
@@ -42,9 +45,34 @@ from ..models import Attachment, Edition
 from ..placeholders import personalize
 from .dkim import DKIMError
 from .dkim import signer as dkim_signer
-from .tokens import unsubscribe_url
+from .tokens import unsubscribe_url, url_quote
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PHRASE = re.compile(rf"{_ATEXT}(?: {_ATEXT})*")  # a display name the email package writes as is
+_DOT_ATOM = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*")
+_DOMAIN = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
+
+
+class URLListHeader(UnstructuredHeader):
+    """List-Unsubscribe (RFC 2369): `<url>, <url>`, folded between the URLs and never into RFC 2047
+    encoded words, which the email package makes of any token longer than a line (a signed https URL
+    is) and which no client reads as a URL."""
+
+    def fold(self, *, policy: Policy) -> str:
+        urls = str(self).split(", ")
+        if (str(self).isascii() or policy.utf8) and all(len(u) < 900 for u in urls):
+            return f"{self.name}: " + f",{policy.linesep} ".join(urls) + policy.linesep
+        return super().fold(policy=policy)
+
+
+def _with_url_lists(policy: Policy) -> Policy:
+    registry = HeaderRegistry()
+    registry.map_to_type("list-unsubscribe", URLListHeader)
+    return policy.clone(header_factory=registry)
+
+
+_SMTP, _SMTPUTF8 = _with_url_lists(SMTP), _with_url_lists(SMTPUTF8)
 
 
 class MessageError(UsageError):
@@ -69,6 +97,17 @@ def parse_address(value: str, what: str) -> Address:
         return Address(display_name=clean_header(name), username=local, domain=domain)
     except (ValueError, IndexError) as e:
         raise MessageError(f"{what}: {value!r} is not a valid address ({e})") from None
+
+
+_DATE: list = [0, ""]
+
+
+def _date() -> str:
+    """formatdate(localtime=True), made once a second rather than once a message."""
+    now = int(time.time())
+    if _DATE[0] != now:
+        _DATE[:] = [now, formatdate(now, localtime=True)]
+    return _DATE[1]
 
 
 def new_message_id(domain: str) -> str:
@@ -114,6 +153,7 @@ class MessageFactory:
         self.picks = {k.lower(): v for k, v in (picks or {}).items()}
         self.parts = Parts.from_json(edition.parts) if edition.parts and self.picks else None
         self.feedback_for = feedback_for
+        self.wire = compile_parts(self.parts, self._widths()) if self.parts is not None else None  # for `build`
         chosen = attachments if attachments is not None else edition.attachments
         self.attachments = [Attachment(clean_header(a.filename) or "report", a.mimetype, a.data) for a in chosen]
         generic_url = self.mailto(None)
@@ -127,6 +167,20 @@ class MessageFactory:
         except DKIMError as e:
             raise MessageError(str(e)) from None
 
+    def _widths(self) -> dict[int, int]:
+        """The widest per-recipient values of this edition's readers, HTML-escaped, in octets: what the
+        compiled parts' line bounds assume (a reader with wider ones gets their lines measured). A name
+        is at most 100 characters; tokens grow with the address and the paper id."""
+        def wide(s: str | None) -> int:
+            return len(_html.escape(s or "", quote=True).encode("utf-8"))
+
+        longest = max(self.picks, key=len, default="")
+        paper = max(self.parts.ids if self.parts else [""], key=len)
+        ask = self.feedback_for
+        return {NAME: 600, EMAIL: max(map(wide, self.picks), default=0),
+                UNSUBSCRIBE_URL: max(map(wide, self.unsubscribe_urls(longest))),
+                FB_UP: max(wide(ask(longest, paper, v)) for v in (1, -1)) if ask else 0}
+
     def subject_for(self, n: int) -> str:
         """The Subject for an issue of `n` papers ("arXiv · Title - date · 3 papers")."""
         zh = self.edition.language == "zh"
@@ -139,15 +193,11 @@ class MessageFactory:
         ids = self.picks.get(email.lower()) if self.parts is not None else None
         if ids is None:
             return self.edition.text, self.edition.html, self.subject
-        feedback = None
-        if self.feedback_for is not None:
-            ask = self.feedback_for
-
-            def feedback(paper_id: str, vote: int) -> str | None:
-                return ask(email, paper_id, vote)
-
-        mine = assemble(self.parts, ids, feedback)
+        mine = assemble(self.parts, ids, self._feedback(email))
         return mine.text, mine.html, self.subject_for(mine.count)
+
+    def _feedback(self, email: str) -> Callable[[str, int], str | None] | None:
+        return None if self.feedback_for is None else functools.partial(self.feedback_for, email)
 
     @staticmethod
     def personalize(text: str, name: str, email: str, url: str, is_html: bool) -> str:
@@ -169,8 +219,8 @@ class MessageFactory:
         return self._attachment_blocks[eightbit]
 
     def mailto(self, token: str | None) -> str:
-        subject = f"unsubscribe {token}" if token else f"unsubscribe {self.list_name}"
-        return f"mailto:{self.unsubscribe_address}?subject={quote(subject)}"
+        subject = f"unsubscribe%20{url_quote(token, '/')}" if token else quote(f"unsubscribe {self.list_name}")
+        return f"mailto:{self.unsubscribe_address}?subject={subject}"
 
     def unsubscribe_urls(self, email: str) -> tuple[str | None, str]:
         """(https one-click URL or None, mailto URL) for this reader."""
@@ -187,14 +237,9 @@ class MessageFactory:
         msg["MIME-Version"] = "1.0"
 
     def _personal_headers(self, msg: EmailMessage, email: str, name: str, message_id: str) -> tuple[str, str]:
-        local, _, domain = email.rpartition("@")
-        if not local or not domain or any(c in email for c in "\r\n\x00 <>,"):
-            raise MessageError(f"{email!r} is not a single address")
+        local, domain, mid = self._checked(email, message_id)
         msg["To"] = Address(display_name=clean_header(name), username=local, domain=domain)
         msg["Date"] = formatdate(localtime=True)
-        mid = clean_header(message_id)
-        if not re.fullmatch(r"<[^<>\s]+@[^<>\s]+>", mid):
-            raise MessageError(f"Message-ID {message_id!r} is malformed")
         msg["Message-ID"] = mid
         https, mailto = self.unsubscribe_urls(email)
         if https:
@@ -204,8 +249,38 @@ class MessageFactory:
             msg["List-Unsubscribe"] = f"<{mailto}>"
         return https or mailto, clean_header(name)
 
+    @staticmethod
+    def _checked(email: str, message_id: str) -> tuple[str, str, str]:
+        local, _, domain = email.rpartition("@")
+        if not local or not domain or any(c in email for c in "\r\n\x00 <>,"):
+            raise MessageError(f"{email!r} is not a single address")
+        mid = clean_header(message_id)
+        if not re.fullmatch(r"<[^<>\s]+@[^<>\s]+>", mid):
+            raise MessageError(f"Message-ID {message_id!r} is malformed")
+        return local, domain, mid
+
+    def _personal_block(self, email: str, name: str, message_id: str) -> tuple[bytes, str, str]:
+        """(this recipient's header lines and the blank line after them, their unsubscribe URL, their
+        cleaned name): the lines `_personal_headers` gives, written directly when every value is
+        plain ASCII that needs no quoting or folding (else through the email package)."""
+        local, domain, mid = self._checked(email, message_id)
+        name = clean_header(name)
+        https, mailto = self.unsubscribe_urls(email)
+        to = f"{name} <{local}@{domain}>" if name else f"{local}@{domain}"
+        if not (_DOT_ATOM.fullmatch(local) and _DOMAIN.fullmatch(domain) and (not name or (
+                _PHRASE.fullmatch(name) and "=?" not in name)) and len(to) <= 74):
+            msg = EmailMessage(policy=_SMTP)
+            self._personal_headers(msg, email, name, message_id)
+            return msg.as_bytes(), https or mailto, name
+        lines = [f"To: {to}", f"Date: {_date()}", f"Message-ID: {mid}"]
+        if https:
+            lines += [f"List-Unsubscribe: <{https}>,\r\n <{mailto}>", "List-Unsubscribe-Post: List-Unsubscribe=One-Click"]
+        else:
+            lines.append(f"List-Unsubscribe: <{mailto}>")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii"), https or mailto, name
+
     def _policy(self, addr: str) -> Policy:
-        return SMTPUTF8 if not addr.isascii() or not self.sender.addr_spec.isascii() else SMTP
+        return _SMTPUTF8 if not addr.isascii() or not self.sender.addr_spec.isascii() else _SMTP
 
     def _skeleton(self, ctes: tuple[str, ...], subject: str) -> tuple[bytes, list[bytes]]:
         """The constant headers and the MIME structure around placeholders, serialised once per
@@ -252,18 +327,24 @@ class MessageFactory:
         """
         if not (email.isascii() and self.sender.addr_spec.isascii()):
             return self.build_message(email, name, message_id, eightbit).as_bytes()  # SMTPUTF8: the plain way
-        msg = EmailMessage(policy=SMTP)
-        url, name = self._personal_headers(msg, email, name, message_id)
-        text, html, subject = self.bodies(email)
-        text = canonical(self.personalize(text, name, email, url, False))
-        html = canonical(self.personalize(html, name, email, url, True))
-        parts = [encode(text, eightbit), encode(html, eightbit), *self.attachment_blocks(eightbit)]
+        personal, url, name = self._personal_block(email, name, message_id)
+        ids = self.picks.get(email.lower()) if self.wire is not None else None
+        if ids is not None:  # their own issue: canonical bytes from one walk, longest lines known
+            w = assemble_wire(self.wire, ids, self._feedback(email), name=name, unsubscribe_url=url,  # type: ignore
+                              email=email)
+            text_part, html_part = encode(w.text, eightbit, w.text_line), encode(w.html, eightbit, w.html_line)
+            subject = self.subject_for(w.count)
+        else:
+            text, html, subject = self.bodies(email)
+            text_part = encode(canonical(self.personalize(text, name, email, url, False)), eightbit)
+            html_part = encode(canonical(self.personalize(html, name, email, url, True)), eightbit)
+        parts = [text_part, html_part, *self.attachment_blocks(eightbit)]
         ctes = tuple(cte for cte, _ in parts)
         if (ctes, subject) not in self._templates:
             self._templates[(ctes, subject)] = self._skeleton(ctes, subject)
         head, segments = self._templates[(ctes, subject)]
         blocks = [block for _, block in parts]
-        out = [head, msg.as_bytes(), segments[0]]  # personal headers end with the blank line
+        out = [head, personal, segments[0]]  # personal headers end with the blank line
         for block, seg in zip(blocks, segments[1:], strict=True):
             out.append(block)
             out.append(seg)

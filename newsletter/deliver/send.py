@@ -27,7 +27,14 @@ from .ledger import jobs_to_send, prepare_ledger
 from .message import MessageError, MessageFactory, parse_address
 from .pacing import RetryPolicy
 from .sender import Sender
-from .tokens import feedback_url, make_feedback_token, make_token, make_verp_token, secret_from_env, verp_address
+from .tokens import (
+    feedback_signer,
+    feedback_url,
+    make_token,
+    make_verp_token,
+    secret_from_env,
+    verp_address,
+)
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +87,10 @@ def message_factory(cfg: Config, edition: Edition, picks: dict[str, list[str]] |
     token_for = (lambda email: make_token(secret, email, edition.profile)) if secret else None
     feedback_for = None
     if secret and cfg.web.public_url:
-        public_url = cfg.web.public_url
+        base, sign, profile = feedback_url(cfg.web.public_url, ""), feedback_signer(secret), edition.profile
 
         def feedback_for(email: str, paper_id: str, vote: int) -> str:
-            return feedback_url(public_url, make_feedback_token(secret, email, edition.profile, paper_id, vote))
+            return base + sign(email, profile, paper_id, vote)
 
     try:
         return MessageFactory(cfg, edition, token_for=token_for, picks=picks, feedback_for=feedback_for,

@@ -8,10 +8,12 @@ either part invalidates it. Tokens do not expire: an old newsletter's link must 
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import os
 import re
+from collections.abc import Callable
 from urllib.parse import quote
 
 from ..config import Config
@@ -50,8 +52,11 @@ def secret_problem(cfg: Config) -> str | None:
     return None
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=").decode("ascii")
 
 
 def _unb64(text: str) -> bytes:
@@ -95,8 +100,16 @@ def unverified_list(token: str) -> str | None:
     return payload.split("\x00")[0] if payload.count("\x00") == 1 else None
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9._~-]*")  # what quote() leaves as it is: every character of our tokens
+
+
+def url_quote(value: str, safe: str = "") -> str:
+    """quote(value, safe), without its cost for a token that needs no quoting (one per message)."""
+    return value if _PLAIN.fullmatch(value) else quote(value, safe=safe)
+
+
 def unsubscribe_url(public_url: str, token: str) -> str:
-    return f"{public_url.rstrip('/')}/unsubscribe?token={quote(token, safe='')}"
+    return f"{public_url.rstrip('/')}/unsubscribe?token={url_quote(token)}"
 
 
 # -- one-click feedback ("more like this" / "less like this") ------------------------------------
@@ -112,6 +125,21 @@ def make_feedback_token(secret: bytes, email: str, list_name: str, paper_id: str
     Signed apart from unsubscribe tokens (another HMAC domain), so one can never pass for the other."""
     payload = f"{list_name}\x00{email.lower()}\x00{paper_id}\x00{'+' if vote > 0 else '-'}".encode()
     return f"{_b64(payload)}.{_b64(_feedback_mac(secret, payload))}"
+
+
+def feedback_signer(secret: bytes) -> Callable[[str, str, str, int], str]:
+    """`make_feedback_token` with the secret's HMAC state computed once: a sender signs ~20 links per
+    message, and copying a keyed HMAC halves the cost of keying it again for each. Keeps no other
+    state: the sender's threads call it at once."""
+    keyed = hmac.new(secret, b"feedback\x00", hashlib.sha256)  # what _feedback_mac keys, once
+
+    def sign(email: str, list_name: str, paper_id: str, vote: int) -> str:
+        payload = f"{list_name}\x00{email.lower()}\x00{paper_id}\x00{'+' if vote > 0 else '-'}".encode()
+        mac = keyed.copy()
+        mac.update(payload)
+        return f"{_b64(payload)}.{_b64(mac.digest()[:_MAC_BYTES])}"
+
+    return sign
 
 
 def verify_feedback_token(secret: bytes, token: str) -> tuple[str, str, str, int]:

@@ -62,7 +62,7 @@ def _render(edition: Edition, cfg, reader_max: int | None) -> Rendered:
     md = render_markdown(edition)
     mail = render_email(edition, cfg, reader_max=reader_max)
     cut: dict[str, str] = {}
-    if mail.allowance:
+    if mail.allowance is not None:  # 0 too: key findings only, in the text part as in the HTML
         cut = {e.paper.id: shorten_analysis(e.analysis.text, mail.allowance)
                for e in edition.entries if e.paper.id in mail.shortened and e.analysis}
     text, urls = marked_text(edition, cfg, short=mail.short, cut=cut,

@@ -47,6 +47,7 @@ class Budget:
         self.personal = reader_max is not None
         self.k = n if reader_max is None else max(0, min(reader_max, n))
         self.feedback = feedback if self.personal else None
+        self.weights: dict[int, tuple[Parts, list[dict]]] = {}  # id(parts) -> what its fragments weigh
 
     def attempt(self, allowance: int | None, dropping: bool = False) -> Attempt:
         dropping = dropping or self.k < self.n
@@ -58,7 +59,10 @@ class Budget:
     def worst(self, parts: Parts) -> int:
         if not self.personal:
             return self.size_of(assemble(parts, parts.ids).html)
-        sizes = [self.size_of(assemble(parts, ids, self.feedback).html) for ids in worst_readers(parts, self.k)]
+        if id(parts) not in self.weights:  # fewer_cards asks again with other max_cards: weigh once
+            self.weights[id(parts)] = (parts, fragment_weights(parts))
+        readers = worst_readers(parts, self.k, self.weights[id(parts)][1])
+        sizes = [self.size_of(assemble(parts, ids, self.feedback).html) for ids in readers]
         longest = max((len(p.encode()) for p in parts.preheaders.values()), default=0)
         return max(sizes) + int(longest * 1.4) + 4  # any paper's preview line may head a reader's issue
 
@@ -82,16 +86,24 @@ class Budget:
         return a
 
 
-def worst_readers(parts: Parts, k: int) -> list[list[str]]:
+def fragment_weights(parts: Parts) -> list[dict]:
+    """Per measure (UTF-8 bytes, quoted-printable size): kind ("cards", "dropped") -> paper id -> the
+    weight of its list item and that fragment."""
+    out = []
+    for weigh in (lambda b: len(b), lambda b: len(qp_block(b))):
+        out.append({kind: {p: weigh((parts.fragment("items", p) + parts.fragment(kind, p)).encode())
+                           for p in parts.ids} for kind in ("cards", "dropped")})
+    return out
+
+
+def worst_readers(parts: Parts, k: int, weights: list[dict] | None = None) -> list[list[str]]:
     """The k papers whose fragments weigh most (cards first, then title-only items), by UTF-8
     bytes and by quoted-printable size: the biggest issue any reader of k papers can get."""
-    return [_heaviest(parts, k, weigh) for weigh in (lambda b: len(b), lambda b: len(qp_block(b)))]
+    return [_heaviest(parts, k, w) for w in (weights or fragment_weights(parts))]
 
 
-def _heaviest(parts: Parts, k: int, weigh) -> list[str]:
+def _heaviest(parts: Parts, k: int, weights: dict) -> list[str]:
     m = k if parts.max_cards is None else min(k, parts.max_cards)
-    weights = {kind: {p: weigh((parts.fragment("items", p) + parts.fragment(kind, p)).encode()) for p in parts.ids}
-               for kind in ("cards", "dropped")}
     carded = sorted(parts.ids, key=lambda p: -weights["cards"][p])[:m]
     rest = sorted((p for p in parts.ids if p not in carded), key=lambda p: -weights["dropped"][p])
     return carded + rest[: k - m]

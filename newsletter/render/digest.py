@@ -24,13 +24,26 @@ _HEADING = re.compile(r"^\s{0,3}#{1,6}\s")
 _RULE = re.compile(r"\s*([-*_])(\s*\1){2,}\s*")
 
 
-def display_width(ch: str) -> int:
-    return 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+class _Widths(dict):
+    """Display width per character, looked up once each (wide and full-width East Asian count two)."""
+
+    def __missing__(self, ch: str) -> int:
+        w = self[ch] = 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        return w
+
+
+_WIDTHS = _Widths()
+display_width = _WIDTHS.__getitem__  # one character's columns
+
+
+def text_width(text: str) -> int:
+    """Display columns of `text` (CJK count two): `len` for ASCII, else a lookup per character."""
+    return len(text) if text.isascii() else sum(map(display_width, text))
 
 
 def clip_columns(text: str, columns: int) -> str:
     """`text` cut to `columns` display columns (CJK count two) at a word boundary, with "…"."""
-    if sum(display_width(c) for c in text) <= columns:
+    if len(text) * 2 <= columns or text_width(text) <= columns:
         return text
     out, used = [], 1
     for ch in text:

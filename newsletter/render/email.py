@@ -28,10 +28,9 @@ newsletter/templates/email.mjml.j2 and `COLOR_SCHEME_META`.
 
 from __future__ import annotations
 
-import logging
 import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -43,8 +42,9 @@ from ..mime import canonical, wire_size
 from ..models import Edition, EditionEntry
 from ..templating import PACKAGE_TEMPLATES, loader, override_dir, override_names, reporting
 from . import ui
-from .budget import Budget, search
+from .budget import Attempt, Budget, search
 from .digest import clip_columns, leading_notice, shorten_analysis, summary_excerpt, takeaway
+from .inline import inline_css
 from .markdown import anchor
 from .sanitize import md_inline, md_to_html, neutralize, one_line
 
@@ -204,18 +204,31 @@ def _mjml_source(ed: Edition, cfg, allowance: int | None, dropping: bool, nonce:
     return html, cards
 
 
-def inline_css(html: str) -> str:
-    """premailer without network and without its cssutils chatter on the user's terminal."""
-    import cssutils
-    from premailer import Premailer
+# a start tag with double-quoted attribute values (as lxml writes them), and what may split one
+_START_TAG = re.compile(r'<[A-Za-z][^\s<>"/]*(?:\s+[^\s<>"=/]+(?:="[^"]*")?)*\s*/?>')
+_IN_TAG = re.compile(r'"[^"]*"| ')
+LINE_CHARS = 240  # a line this long is under 998 octets even if every character took four
 
-    logging.getLogger("cssutils").setLevel(logging.CRITICAL)
-    cssutils.log.setLevel(logging.CRITICAL)
-    return Premailer(
-        html, allow_network=False, cssutils_logging_level=logging.CRITICAL, disable_validation=True,
-        keep_style_tags=False, strip_important=False, exclude_pseudoclasses=True,
-        remove_classes=False, disable_leftover_css=False,
-    ).transform()
+
+def fold_tags(html: str) -> str:
+    """Lines over LINE_CHARS broken at the space before an attribute of a start tag, where a line
+    break means the same in HTML (in text it would not), so the HTML part can go out 8bit
+    (lines of at most 998 octets) instead of quoted-printable or base64. premailer writes
+    whole cards on one line."""
+    return "\n".join(line if len(line) <= LINE_CHARS else _fold(line) for line in html.split("\n"))
+
+
+def _fold(line: str) -> str:
+    cuts = [t.start() + g.start() for t in _START_TAG.finditer(line) for g in _IN_TAG.finditer(t.group())
+            if g.group() == " "]
+    out, start, prev = [], 0, -1
+    for c in [*cuts, len(line)]:
+        if c - start > LINE_CHARS and prev > start:
+            out.append(line[start:prev])
+            start = prev + 1
+        prev = c
+    out.append(line[start:])
+    return "\n".join(out)
 
 
 _MJML_CALLS = [0]
@@ -248,7 +261,7 @@ def marked_html(ed: Edition, cfg, allowance: int | None = None, dropping: bool =
     nonce = secrets.token_hex(8)
     src, cards = _mjml_source(ed, cfg, allowance, dropping, nonce)
     html = inline_css(PREHEADER_WHITE.sub(r"\1mso-hide:all;", mjml(src), count=1))
-    return Marked(html.replace("<head>", "<head>" + COLOR_SCHEME_META, 1), cards, nonce)
+    return Marked(fold_tags(html.replace("<head>", "<head>" + COLOR_SCHEME_META, 1)), cards, nonce)
 
 
 def email_parts(ed: Edition, cfg, marked: Marked, marked_text: str = "", urls: list[str] | None = None,
@@ -283,13 +296,16 @@ def render_email(ed: Edition, cfg, budget: int = HTML_BUDGET, reading: int | Non
     measurement (newsletter/render/budget.py). `reader_max`: the most papers one reader gets
     (None: everyone gets the whole edition)."""
 
-    def render(allowance: int | None, dropping: bool) -> tuple[Marked, Parts]:
-        marked = marked_html(ed, cfg, allowance, dropping)
-        return marked, email_parts(ed, cfg, marked)
+    def render_of(edition: Edition):
+        def render(allowance: int | None, dropping: bool) -> tuple[Marked, Parts]:
+            marked = marked_html(edition, cfg, allowance, dropping)
+            return marked, email_parts(edition, cfg, marked)
+        return render
 
     fb = worst_feedback(cfg.web.public_url, FEEDBACK_TOKEN_RESERVE) if cfg.web.public_url else None
-    b = Budget(render, len(ed.entries), reader_max, budget - PERSONALIZATION_RESERVE, size_of, fb)
-    a = search(b, reading, max((len(e.analysis.text) for e in ed.entries if e.analysis), default=0))
+    b = Budget(render_of(ed), len(ed.entries), reader_max, budget - PERSONALIZATION_RESERVE, size_of, fb)
+    longest = max((len(e.analysis.text) for e in ed.entries if e.analysis), default=0)
+    a = _union_search(ed, b, reading, longest, render_of) or search(b, reading, longest)
     whole = assemble(a.parts, a.parts.ids).html
     cut = [c["id"] for c in a.marked.cards if c["shortened"]]
     cap = a.parts.max_cards
@@ -298,6 +314,41 @@ def render_email(ed: Edition, cfg, budget: int = HTML_BUDGET, reading: int | Non
         allowance=a.allowance if (cut or a.dropping) else None, shortened=cut, max_cards=cap,
         short=bool(cut) or a.dropping, dropped=[e.paper.id for e in ed.entries[cap:]] if cap is not None else [],
     )
+
+
+def _union_search(ed: Edition, b: Budget, reading: int | None, longest: int, render_of) -> Attempt | None:
+    """For a union far bigger than any reader's issue (readers with their own picks): the size search
+    on the papers that can make its worst reader (the heaviest, estimated from their text), then ONE
+    render of the whole union at what it found, kept when the union's own worst reader, measured as
+    always, fits; else None, and the search runs on the whole union. A union of 343 papers: one full
+    render instead of one per attempt."""
+    if not b.personal:
+        return None
+    heavy = heaviest_entries(ed, b.k, reading)
+    if len(heavy) * 2 > len(ed.entries):
+        return None
+    sub = Budget(render_of(replace(ed, entries=heavy)), len(heavy), b.k, b.limit, b.size_of, b.feedback)
+    found = search(sub, reading, longest)
+    a = b.attempt(found.allowance, found.dropping)
+    if found.parts.max_cards is not None and found.parts.max_cards < (a.parts.max_cards or b.k):
+        a.parts.max_cards = found.parts.max_cards
+        a.worst = b.worst(a.parts)
+    return a if b.fits(a) else None
+
+
+def heaviest_entries(ed: Edition, k: int, reading: int | None) -> list[EditionEntry]:
+    """The entries a reader of `k` papers with the biggest issue would get, estimated from the text
+    each card shows (title, authors, key findings, the analysis up to `reading`), with and without
+    the analysis: the k + 5 heaviest by each, in edition order."""
+    def weight(e: EditionEntry, analysis: bool) -> int:
+        a = e.analysis
+        text = e.paper.title + " ".join(e.paper.authors) + (" ".join(a.key_findings) if a else "")
+        return len((text + (a.text[:reading] if analysis and a and reading else "")).encode())
+
+    chosen: set[int] = set()
+    for analysis in (True, False):
+        chosen.update(id(e) for e in sorted(ed.entries, key=lambda e: -weight(e, analysis))[: k + 5])
+    return [e for e in ed.entries if id(e) in chosen]
 
 
 def is_shortened(html: str) -> bool:

@@ -155,8 +155,10 @@ def md_inline(text: str) -> str:
 
 def md_to_text(text: str) -> str:
     """Untrusted Markdown as plain text: markup kept readable, control characters dropped."""
-    text = neutralize(text or "")
-    return "".join(ch for ch in text if ch in "\n\t" or ch >= " " and ch != "\x7f")
+    return _CONTROL_TEXT.sub("", neutralize(text or ""))
+
+
+_CONTROL_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # control characters but tab and line feed
 
 
 # what CommonMark would read as raw HTML or an autolink: <tag ...>, </tag>, <!--, <?, <scheme:...>

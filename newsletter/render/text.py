@@ -12,7 +12,7 @@ import re
 from ..assembly import link_slot, slot, text_mark
 from ..models import Edition
 from . import ui
-from .digest import display_width, leading_notice, summary_excerpt, takeaway
+from .digest import display_width, leading_notice, summary_excerpt, takeaway, text_width
 from .markdown import anchor
 from .sanitize import md_to_text, neutralize, one_line, tex_readable
 
@@ -33,12 +33,14 @@ class Links:
 
     def __init__(self) -> None:
         self.urls: list[str] = []
+        self._index: dict[str, int] = {}
 
     def ref(self, url: str) -> str:
         url = neutralize("".join(url.split()))  # one line, never a placeholder or a marker
-        if url not in self.urls:
+        if url not in self._index:
+            self._index[url] = len(self.urls)
             self.urls.append(url)
-        return link_slot(self.urls.index(url))
+        return link_slot(self._index[url])
 
 
 # display width of a slot once filled: a rank ("10"), a list number ("10. "), a reference ("[10]")
@@ -49,7 +51,7 @@ _SLOT = re.compile(r"%%NL_([A-Z_]+)\d*%%")
 def _width(s: str) -> int:
     if "%%" in s:
         return sum(_SLOT_WIDTH.get(m.group(1), 4) for m in _SLOT.finditer(s)) + _width(_SLOT.sub("", s))
-    return sum(display_width(c) for c in s)
+    return text_width(s)
 
 
 _CJK = "\u2e80-\u9fff\uac00-\ud7af\uff00-\uffef"
@@ -186,7 +188,7 @@ def marked_text(ed: Edition, cfg=None, *, short: bool = False, cut: dict[str, st
 
 def _head(ed: Edition, cfg, s: dict[str, str], short: bool) -> list[str]:
     title = one_line(ed.title)
-    out = [title, "=" * min(WIDTH, sum(display_width(c) for c in title)), ""]
+    out = [title, "=" * min(WIDTH, text_width(title)), ""]
     out += [f"{ed.date.isoformat()} · {slot('COUNT')}", "", f"{s['hello']} {slot('INTRO')}"]
     notice, _ = leading_notice(ed.summary)
     if notice:

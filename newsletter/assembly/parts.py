@@ -1,31 +1,10 @@
-"""Each reader's issue from one render: per-paper fragments cut once, joined per reader.
+"""The marker format render writes and `parse_parts`, which cuts a marked render into `Parts` once.
 
-Render runs MJML and premailer ONCE per edition (and language), with every entry as a list item,
-a card and a title-only "dropped" item, each wrapped in markers; `parse_parts` cuts that output
-into a `Parts` (stored with the edition as JSON). Deliver calls `assemble(parts, ids)` per reader:
-a few hundred string joins, no parsing, no template, no CSS (~0.1 ms for ten papers).
-
-Markers (written by render, read here):
-
-    HTML  <!--nl:NONCE:NAME-->      regions: items, cards, dropped, ditems, fb, pre
-          <!--nl:NONCE:NAME:I-->    entry I (the edition's I-th paper) of a region
-    text  %%NL_PART NAME%%  and  %%NL_PART NAME:I%%    one line each
-    both  %%NL_SLOT%%               per-reader values: RANK, NUM, COUNT, INTRO, PREHEADER,
-                                    DROPPED_NOTE, FB_UP, FB_DOWN, LINKS; %%NL_L<j>%% is text link j
-
-Untrusted text cannot forge any of them. In every format render's sanitiser breaks each `%%`
-(newsletter/render/sanitize.py::neutralize). In HTML text it is escaped (no `<!--`) or cleaned by
-nh3 with comments stripped; but premailer writes attribute values with a raw `<`, so an escaped
-`&lt;!--nl:…` in an href comes out as `<!--nl:…`: hence the NONCE, random per render, which no
-paper can know. Entries are numbered by position, never named by a paper id, and `parse_parts`
-checks every region holds exactly the entries it should.
-The per-recipient placeholders (%%NL_NAME%% …, newsletter/placeholders.py) pass through untouched
-for `personalize`.
+See the package docstring (newsletter/assembly/__init__.py) for the markers and why they cannot be forged.
 """
 
 from __future__ import annotations
 
-import html as _html
 import json
 import re
 from collections.abc import Callable
@@ -110,13 +89,6 @@ class Parts:
     def fragment(self, kind: str, paper_id: str) -> str:
         """A paper's HTML fragment ("items", "cards", "dropped") without its slots: what it weighs."""
         return "".join(p for p in getattr(self, f"{kind}_html")[paper_id] if isinstance(p, str))
-
-
-@dataclass
-class Assembled:
-    html: str
-    text: str
-    count: int  # papers the reader got (unknown ids skipped)
 
 
 # -- parsing ------------------------------------------------------------------------------------
@@ -235,158 +207,3 @@ def parse_parts(marked_html: str, marked_text: str, ids: list[str], *, nonce: st
         preheaders={i: p for i, p in zip(ids, pre[:n], strict=True) if p}, preheader=pre[n],
         urls=list(urls or []), words=dict(words or {}), max_cards=max_cards,
     )
-
-
-# -- assembly -----------------------------------------------------------------------------------
-
-
-def _n_words(words: dict[str, str], key: str, n: int) -> str:
-    if n == 0 and f"{key}_zero" in words:
-        return words[f"{key}_zero"]
-    form = words.get(f"{key}_one", words.get(key, "")) if n == 1 else words.get(key, "")
-    return form.replace("{n}", str(n))
-
-
-_REFS = [f"[{n}]" for n in range(200)]
-_ESCAPE = re.compile(r"[&<>\"']")
-
-
-class _Reader:
-    """One reader's assembly: their papers, which get cards, their feedback URLs, link numbers.
-
-    `html` and `text` walk the skeleton once; the loops are written out (no dispatch per piece)
-    because they run per reader: ~100 pieces for ten papers."""
-
-    def __init__(self, parts: Parts, ids: list[str], feedback: Feedback | None):
-        self.parts, self.ids = parts, ids
-        m = len(ids) if parts.max_cards is None else min(len(ids), parts.max_cards)
-        self.carded, self.dropped = ids[:m], ids[m:]
-        self.fb: dict[str, tuple[str, str]] = {}
-        if feedback is not None and parts.feedback_html:
-            for p in self.carded:
-                up, down = feedback(p, 1), feedback(p, -1)
-                if up and down:
-                    self.fb[p] = (up, down)
-        w = parts.words
-        self.words = {COUNT: _n_words(w, "count", len(ids)), INTRO: _n_words(w, "intro", len(ids)),
-                      DROPPED_NOTE: _n_words(w, "dropped", len(self.dropped))}
-
-    def html(self) -> str:
-        p = self.parts
-        out: list[str] = []
-        words = {k: _html.escape(v, quote=False) for k, v in self.words.items()}
-        for x in p.html:
-            if x.__class__ is str:
-                out.append(x)  # type: ignore[arg-type]
-            elif x == ITEMS:
-                for i in self.ids:
-                    out += p.items_html[i]  # type: ignore[arg-type]  # no slots: the <ol> numbers itself
-            elif x == CARDS:
-                for rank, i in enumerate(self.carded, start=1):
-                    self._card_html(p.cards_html[i], i, rank, out)
-            elif x == DROPPED and self.dropped:
-                for y in p.dropped_section_html:
-                    if y.__class__ is str:
-                        out.append(y)  # type: ignore[arg-type]
-                    elif y == DITEMS:
-                        for i in self.dropped:
-                            out += p.dropped_html[i]  # type: ignore[arg-type]
-                    elif y == DROPPED_NOTE:
-                        out.append(words[DROPPED_NOTE])
-            elif x == PREHEADER:
-                out.append(next((p.preheaders[i] for i in self.ids if i in p.preheaders), p.preheader))
-            elif x in words:
-                out.append(words[x])  # type: ignore[index]
-        return "".join(out)
-
-    def _card_html(self, pieces: list[Piece], paper: str, rank: int, out: list[str]) -> None:
-        for y in pieces:
-            if y.__class__ is str:
-                out.append(y)  # type: ignore[arg-type]
-            elif y == RANK:
-                out.append(str(rank))
-            elif y == FEEDBACK and paper in self.fb:
-                up, down = (_html.escape(u, quote=True) if _ESCAPE.search(u) else u for u in self.fb[paper])
-                for z in self.parts.feedback_html:
-                    out.append(z if z.__class__ is str else up if z == FB_UP else down)  # type: ignore[arg-type]
-
-    def text(self) -> str:
-        p = self.parts
-        out: list[str] = []
-        links: dict[str, int] = {}
-        for x in p.text:
-            if x.__class__ is str:
-                out.append(x)  # type: ignore[arg-type]
-            elif x >= 0:  # type: ignore[operator]
-                out.append(_ref(links, p.urls[x]))  # type: ignore[index]
-            elif x == ITEMS:
-                for n, i in enumerate(self.ids, start=1):
-                    self._text(p.items_text[i], i, n, links, out)
-            elif x == CARDS:
-                for n, i in enumerate(self.carded, start=1):
-                    self._text(p.cards_text[i], i, n, links, out)
-            elif x == DROPPED and self.dropped:
-                for y in p.dropped_section_text:
-                    if y == DITEMS:
-                        for n, i in enumerate(self.dropped, start=1):
-                            self._text(p.dropped_text[i], i, n, links, out)
-                    else:
-                        self._text([y], "", 0, links, out)
-            elif x == LINKS and links:
-                out.append("\n\nLinks:")
-                out.extend(f"\n[{n}] {u}" for u, n in links.items())
-            elif x in self.words:
-                out.append(self.words[x])  # type: ignore[index]
-        return "".join(out)
-
-    def _text(self, pieces: list[Piece], paper: str, n: int, links: dict[str, int], out: list[str]) -> None:
-        urls, add = self.parts.urls, out.append
-        for y in pieces:
-            if y.__class__ is str:
-                add(y)  # type: ignore[arg-type]
-            elif y >= 0:  # type: ignore[operator]  # a link: the reader's number for it (inlined _ref)
-                u = urls[y]  # type: ignore[index]
-                k = links.get(u)
-                if k is None:
-                    k = links[u] = len(links) + 1
-                add(_REFS[k] if k < 200 else f"[{k}]")
-            elif y == RANK:
-                out.append(str(n))
-            elif y == NUM:
-                out.append(f"{n:>2}. ")
-            elif y == FEEDBACK and paper in self.fb:
-                up, down = self.fb[paper]
-                for z in self.parts.feedback_text:
-                    out.append(z if z.__class__ is str else _ref(links, up if z == FB_UP else down))  # type: ignore
-            elif y in self.words:
-                out.append(self.words[y])  # type: ignore[index]
-
-
-def _ref(links: dict[str, int], url: str) -> str:
-    """"[n]": the reader's number of `url`, given by first appearance."""
-    n = links.get(url)
-    if n is None:
-        n = links[url] = len(links) + 1
-    return _REFS[n] if n < 200 else f"[{n}]"
-
-
-def assemble(parts: Parts, paper_ids: list[str], feedback: Feedback | None = None) -> Assembled:
-    """One reader's HTML and text: their papers in their order, ranked #1..#n.
-
-    Unknown and repeated ids are skipped. The first `parts.max_cards` papers get cards, the rest
-    title-only items (that section only when there are some). `feedback(paper_id, vote)` gives the
-    reader's "more like this" (+1) / "less like this" (-1) URL; None leaves the links out.
-    """
-    known = parts.cards_html
-    r = _Reader(parts, [p for p in dict.fromkeys(paper_ids) if p in known], feedback)
-    return Assembled(html=r.html(), text=r.text(), count=len(r.ids))
-
-
-def worst_feedback(public_url: str, token_chars: int) -> Feedback:
-    """Feedback URLs as long as a real reader's can be: what render measures the budget with."""
-    base = f"{public_url.rstrip('/')}/feedback/"
-    return lambda paper_id, vote: base + "x" * token_chars
-
-
-__all__ = ["Assembled", "Parts", "PartsError", "assemble", "html_mark", "link_slot", "parse_parts", "slot",
-           "text_mark", "worst_feedback"]
